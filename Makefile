@@ -1,0 +1,186 @@
+# ragpipe: retrieval-augmented generation from the shell.
+# GNU make.  User knobs first; `make help` lists the targets.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+PKG_CONFIG ?= pkg-config
+INSTALL    ?= install
+CFLAGS     ?= -O2 -g
+O          ?= build
+PYTHON     ?= python3
+
+# Debian packages for the libraries, and for building and testing.
+PKGS       = libcurl libcjson sqlite3 libzstd
+DEB_libcurl = libcurl4-openssl-dev
+DEB_libcjson = libcjson-dev
+DEB_sqlite3 = libsqlite3-dev
+DEB_libzstd = libzstd-dev
+DEB_PKGS   = gcc make pkg-config libc6-dev libcurl4-openssl-dev libcjson-dev \
+	     libsqlite3-dev libzstd-dev sqlite3 bats bats-support bats-assert \
+	     jq python3 mandoc shellcheck
+
+PROGS      = rag rag-answer rag-embed rag-eval rag-index rag-ingest rag-query
+MAN1       = $(wildcard man/*.1)
+MAN5       = $(wildcard man/*.5)
+MAN7       = $(wildcard man/*.7)
+
+WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	     -Wvla -Wformat=2
+SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=undefined
+
+# Goals that need no C libraries.
+NOLIB_GOALS = deps clean help lint uninstall
+ifneq ($(filter-out $(NOLIB_GOALS),$(or $(MAKECMDGOALS),all)),)
+MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
+ifneq ($(MISSING),)
+$(error missing libraries: $(MISSING); install them with: apt-get install -y $(foreach p,$(MISSING),$(DEB_$(p))) (or run: make deps))
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+endif
+
+RP_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -Ilib $(WARN) $(PKG_CFLAGS) \
+	     $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+RP_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+LIB_SRC    = $(wildcard lib/*.c)
+LIB_OBJ    = $(LIB_SRC:%.c=$(O)/%.o)
+UNIT_SRC   = $(wildcard tests/unit/t-*.c)
+UNIT_BIN   = $(UNIT_SRC:%.c=$(O)/%)
+BINS       = $(PROGS:%=$(O)/%)
+
+.PHONY: all check test unit deps demo eval install uninstall clean lint help
+
+all: $(BINS) $(UNIT_BIN)
+
+$(O)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/cmd/%.o: cmd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/librp.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BINS): $(O)/%: $(O)/cmd/%.o $(O)/librp.a
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
+
+$(UNIT_BIN): $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/librp.a
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) -MMD -MP $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
+
+-include $(LIB_OBJ:.o=.d) $(PROGS:%=$(O)/cmd/%.d) $(UNIT_BIN:=.d)
+
+# Everything, built with -Werror, then again with AddressSanitizer and
+# UndefinedBehaviorSanitizer; tests/run prints "N passed, N failed".
+check:
+	$(MAKE) all O=$(O) EXTRA_CFLAGS=-Werror
+	$(MAKE) all O=$(O)/asan EXTRA_CFLAGS="-Werror $(SANITIZE)" \
+	    EXTRA_LDFLAGS="$(SANITIZE)"
+	tests/run $(O) $(O)/asan
+
+# The same tests, on the normal build only.
+test: all
+	tests/run $(O)
+
+unit: $(UNIT_BIN)
+	tests/run --unit-only $(O)
+
+# Install the Debian packages the build and the tests need.
+deps:
+	@missing=; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	echo "deps: installing$$missing"; \
+	$$sudo apt-get install -y $$missing || \
+	{ $$sudo apt-get update && $$sudo apt-get install -y $$missing; }
+
+# Index the project's own README and manuals, then ask them something.
+DEMO_DB = $(O)/demo.db
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	@mkdir -p $(O)/demo-docs
+	@for m in man/*.[157]; do \
+	    mandoc -T utf8 $$m | col -b >$(O)/demo-docs/$$(basename $$m).txt; \
+	done
+	$(O)/rag-ingest README.md $(O)/demo-docs | $(O)/rag-index -d $(DEMO_DB)
+	$(O)/rag-query -d $(DEMO_DB) -k 3 "how do I delete a document from the index"
+
+# Retrieval quality on the test collections (DESIGN.md section 4): each
+# is indexed afresh through the real pipeline under $(O)/eval/, then
+# rag-eval scores every mode; one table at the end.
+DATA      ?= ../shared/data
+EVAL_SETS ?= cranfield cisi
+EVAL_MODES ?= bm25 vector hybrid
+eval: all
+	@mkdir -p $(O)/eval
+	@for c in $(EVAL_SETS); do \
+	    d=$(DATA)/$$c; db=$(O)/eval/$$c.db; \
+	    [ -f $$d/corpus.jsonl ] || { echo "eval: no $$d/corpus.jsonl" >&2; exit 1; }; \
+	    rm -f $$db $$db-wal $$db-shm $$db-vec; \
+	    jq -c '{doc: .id, title, text}' $$d/corpus.jsonl | \
+	        $(O)/rag-ingest --json | $(O)/rag-embed | \
+	        $(O)/rag-index -d $$db || exit 1; \
+	    for m in $(EVAL_MODES); do \
+	        $(O)/rag-eval -q --json -d $$db --mode $$m --qrels $$d/qrels.tsv \
+	            --queries $$d/queries.jsonl \
+	            --run $(O)/eval/$$c.$$m.run.jsonl | \
+	            jq -c --arg c $$c --arg m $$m '{c: $$c, m: $$m} + .' || exit 1; \
+	    done; \
+	done >$(O)/eval/results.jsonl
+	@printf '%-10s %-7s %8s %9s %10s %7s\n' collection mode nDCG@10 Recall@10 \
+	    Recall@100 MRR@10
+	@jq -r '[.c, .m, ."nDCG@10", ."Recall@10", ."Recall@100", ."MRR@10"] | @tsv' \
+	    $(O)/eval/results.jsonl | awk -F'\t' \
+	    '{printf "%-10s %-7s %8.4f %9.4f %10.4f %7.4f\n", $$1, $$2, $$3, $$4, $$5, $$6}'
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	$(INSTALL) -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	$(if $(MAN5),$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
+	$(if $(MAN7),$(INSTALL) -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	    $(DESTDIR)$(FISHCOMPDIR)
+	$(INSTALL) -m 644 completions/rag.bash $(DESTDIR)$(BASHCOMPDIR)/rag
+	for p in $(filter-out rag,$(PROGS)); do \
+	    ln -sf rag $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+	$(INSTALL) -m 644 completions/_rag $(DESTDIR)$(ZSHCOMPDIR)/_rag
+	$(INSTALL) -m 644 completions/rag.fish $(DESTDIR)$(FISHCOMPDIR)/rag.fish
+	for p in $(filter-out rag,$(PROGS)); do \
+	    ln -sf rag.fish $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; done
+
+uninstall:
+	for p in $(PROGS); do \
+	    rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(MANDIR)/man1/$$p.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/$$p $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
+	done
+	rm -f $(DESTDIR)$(MANDIR)/man5/ragpipe-format.5 \
+	    $(DESTDIR)$(MANDIR)/man7/ragpipe.7 $(DESTDIR)$(ZSHCOMPDIR)/_rag
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
+	shellcheck -x tests/run tests/*.bash .ci/run
+	shellcheck -s bash completions/rag.bash
+
+clean:
+	rm -rf $(O)
+
+help:
+	@echo "targets: all check test unit deps demo eval install uninstall lint clean"
+	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)'"

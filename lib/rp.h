@@ -1,0 +1,170 @@
+/*
+ * rp: the base every ragpipe program and module stands on.
+ *
+ * It holds the program name and verbosity (the only mutable globals in
+ * lib/, set once by rp_init), the exit statuses of DESIGN.md section 6,
+ * the error record that lib/ functions fill instead of printing, the
+ * diagnostics that cmd/ prints from them, allocation helpers that exit
+ * on out-of-memory, and number parsing for options.
+ *
+ * Diagnostics have the form "prog: where: what" (where is "file:line",
+ * a URL or a config path, and is left out when there is no place).
+ * Exit status is the worst (highest) code seen during the run.
+ *
+ * Thread rules: rp_err values are per caller; the x-alloc helpers and
+ * rp_warn may be called from any thread; rp_init and rp_finish only from
+ * the main thread.
+ */
+#ifndef RP_H
+#define RP_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "banned.h"
+
+#define RP_VERSION	"0.1.0"
+
+enum rp_exit {		/* ours; <sysexits.h> has EX_USAGE = 64, not 2 */
+	RP_EXIT_OK = 0,
+	RP_EXIT_FAIL = 1,
+	RP_EXIT_USAGE = 2,
+	RP_EXIT_NOANSWER = 3,	/* rag-answer: nothing relevant found */
+	RP_EXIT_DATA = 65,
+	RP_EXIT_UNAVAIL = 69,
+	RP_EXIT_IO = 74,
+};
+
+/* An error from lib/: the exit status it deserves and "where: what". */
+struct rp_err {
+	enum rp_exit	code;
+	char		msg[512];
+};
+
+#if defined(__GNUC__)
+#define RP_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#else
+#define RP_PRINTF(f, a)
+#endif
+
+/*
+ * Set the program name from ARGV0 (its last path component), ignore
+ * SIGPIPE (a closed pipe shows up as EPIPE on write instead), and make
+ * sure file descriptors 0, 1 and 2 are open, so that a file we open
+ * never becomes our stdout by accident.
+ */
+void		rp_init(const char *argv0);
+const char	*rp_progname(void);
+
+/* Verbosity: 0 quiet (errors only), 1 normal, 2 verbose. */
+extern int	rp_verbosity;
+/* Whether stderr is a terminal (set by rp_init). */
+extern int	rp_stderr_tty;
+
+/*
+ * Fill ERR with CODE and a formatted message, and return -1, so that
+ * lib/ code can say "return rp_err_set(err, RP_EXIT_IO, ...)".  ERR may
+ * be NULL.  The message is truncated to fit.
+ */
+int		rp_err_set(struct rp_err *err, enum rp_exit code,
+		    const char *fmt, ...) RP_PRINTF(3, 4);
+
+/*
+ * Put a formatted prefix and ": " before ERR's message (keeping its
+ * code), as in "file.md: " + "line 3: bad".  Returns -1.
+ */
+int		rp_err_prefix(struct rp_err *err, const char *fmt, ...)
+		    RP_PRINTF(2, 3);
+
+/* Print "prog: msg" for ERR and raise *STATUS to its code if higher. */
+void		rp_report(const struct rp_err *err, int *status);
+
+/*
+ * Print "prog: message" on stderr.  rp_note is for information, not
+ * errors: it prints with --verbose, or by default when stderr is a
+ * terminal, so that a pipeline's stderr carries only errors.
+ */
+void		rp_warn(const char *fmt, ...) RP_PRINTF(1, 2);
+void		rp_note(const char *fmt, ...) RP_PRINTF(1, 2);
+void		rp_vwarn(const char *fmt, va_list ap) RP_PRINTF(1, 0);
+
+/* Print "prog: message" and exit with CODE. */
+_Noreturn void	rp_die(enum rp_exit code, const char *fmt, ...) RP_PRINTF(2, 3);
+
+/* Raise *STATUS to CODE if CODE is worse (numerically higher). */
+void		rp_status(int *status, int code);
+
+/*
+ * Finish the run: flush stdout and return the exit status to use.
+ * A write error on stdout becomes 74 with a message, except EPIPE (the
+ * reader went away, as with "| head -1"), which ends the run quietly
+ * with the status so far.
+ */
+int		rp_finish(int status);
+
+/*
+ * Write N bytes at P to F; rp_printf formats to F.  0 on success, -1 on
+ * a write error, which for stdout is remembered for rp_finish.  All
+ * data written to stdout goes through these (or jsonl_write).
+ */
+int		rp_write(FILE *f, const void *p, size_t n);
+int		rp_printf(FILE *f, const char *fmt, ...) RP_PRINTF(2, 3);
+/* Flush F, remembering a write error as rp_write does.  0 or -1. */
+int		rp_flush(FILE *f);
+
+/*
+ * True once stdout has failed (closed pipe or write error): loops that
+ * produce output should stop early.
+ */
+int		rp_stdout_failed(void);
+
+/*
+ * Parse ARG as a whole decimal number in [MIN, MAX] for option NAME;
+ * on failure print "prog: NAME: 'ARG' is not a number from MIN to MAX"
+ * and exit 2.  rp_parse_double is the same for real numbers.
+ */
+unsigned long	rp_parse_ulong(const char *arg, unsigned long min,
+		    unsigned long max, const char *name);
+double		rp_parse_double(const char *arg, double min, double max,
+		    const char *name);
+
+/*
+ * Copy S into DST of size N for a message: control characters become
+ * '?', and the copy is cut (with "...") if it does not fit.  Returns DST.
+ */
+char		*rp_sanitize(char *dst, size_t n, const char *s);
+
+/* Allocation: these print "prog: out of memory" and exit 1 on failure. */
+_Noreturn void	rp_oom(void);
+void		*xmalloc(size_t n);
+void		*xcalloc(size_t nmemb, size_t size);
+void		*xrealloc(void *p, size_t n);
+void		*xreallocarray(void *p, size_t nmemb, size_t size);
+char		*xstrdup(const char *s);
+char		*xstrndup(const char *s, size_t n);
+/* A newly allocated string from a format, like asprintf. */
+char		*xasprintf(const char *fmt, ...) RP_PRINTF(1, 2);
+
+/*
+ * V rounded to DIGITS significant decimal digits, so that printed
+ * scores are short.  Nine digits keep every float32 distinction.
+ */
+double		rp_round(double v, int digits);
+
+/*
+ * qsort, for arrays that may be empty: qsort's pointer must not be NULL
+ * even when there is nothing to sort, and an empty array often is.
+ */
+void		rp_sort(void *base, size_t n, size_t size,
+		    int (*cmp)(const void *, const void *));
+
+/* Monotonic time in seconds, for rates and timeouts. */
+double		rp_now(void);
+
+#define RP_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define RP_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define RP_MAX(a, b)	((a) > (b) ? (a) : (b))
+
+#endif /* RP_H */

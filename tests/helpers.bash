@@ -1,0 +1,36 @@
+# helpers.bash: loaded by every tests/*.bats file.
+#
+# Each test gets its own directory $T, a store path $DB inside it, HOME
+# and the XDG directories inside it, no RAG_* variables from outside,
+# and the binaries under test ($RAG_BUILD, set by tests/run) first on
+# PATH.
+bats_load_library bats-support
+bats_load_library bats-assert
+
+RAG_BUILD=${RAG_BUILD:-$(cd "$BATS_TEST_DIRNAME/../build" && pwd)}
+FIXTURES=$BATS_TEST_DIRNAME/fixtures
+DATA=$BATS_TEST_DIRNAME/../../shared/data
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	DB=$T/kb.db
+	export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config
+	export XDG_DATA_HOME=$T/home/.local/share XDG_CACHE_HOME=$T/home/.cache
+	mkdir -p "$HOME"
+	while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^RAG_' | grep -v '^RAG_BUILD$')
+	unset OPENAI_API_KEY OPENAI_BASE_URL OLLAMA_HOST NO_COLOR
+	PATH=$RAG_BUILD:$PATH
+	cd "$T" || return 1
+}
+
+# Index the files and directories given into $DB (fails the test if a
+# stage fails).
+index_docs() {
+	rag-ingest "$@" >"$T/chunks.jsonl" || return 1
+	rag-index -d "$DB" <"$T/chunks.jsonl" || return 1
+}
+
+# The values of one field of JSON lines on stdin, joined by commas.
+field() {
+	jq -r ".$1" | paste -sd, -
+}
