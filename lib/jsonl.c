@@ -1,0 +1,289 @@
+/* jsonl: capped line reading, JSON lines records, record fields. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rp.h"
+#include "buf.h"
+#include "jsonl.h"
+
+#define BLOCK	(64 * 1024)
+
+struct lines {
+	int		 fd;
+	char		*name;
+	int		 delim;
+	char		*blk;		/* bytes read but not yet returned */
+	size_t		 blen, bpos;
+	int		 eof;
+	struct buf	 line;
+	unsigned long	 lineno;
+};
+
+struct jsonl {
+	struct lines	*lines;
+	char		 where[256];
+};
+
+/*
+ * cJSON allocates through these, so that running out of memory exits
+ * with a message instead of handing NULL to code that cannot expect it.
+ */
+__attribute__((constructor)) static void
+jsonl_hooks(void)
+{
+	cJSON_Hooks h = { xmalloc, free };
+
+	cJSON_InitHooks(&h);
+}
+
+struct lines *
+lines_open(FILE *f, const char *name, size_t max, int delim)
+{
+	struct lines *r = xcalloc(1, sizeof(*r));
+
+	/*
+	 * read(2), not fread(3): fread waits for a whole block, which
+	 * would stall a program answering questions line by line.
+	 */
+	r->fd = fileno(f);
+	r->name = xstrdup(name);
+	r->delim = delim;
+	r->blk = xmalloc(BLOCK);
+	buf_init(&r->line, max);
+	return r;
+}
+
+void
+lines_close(struct lines *r)
+{
+	if (r == NULL)
+		return;
+	buf_release(&r->line);
+	free(r->blk);
+	free(r->name);
+	free(r);
+}
+
+static int
+fill(struct lines *r, struct rp_err *err)
+{
+	ssize_t n;
+
+	do {
+		n = read(r->fd, r->blk, BLOCK);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return rp_err_set(err, RP_EXIT_IO, "%s: read error: %s",
+		    r->name, strerror(errno));
+	if (n == 0)
+		r->eof = 1;
+	r->blen = (size_t)n;
+	r->bpos = 0;
+	return 0;
+}
+
+int
+lines_next(struct lines *r, char **line, size_t *len, struct rp_err *err)
+{
+	int got = 0, toolong = 0, found = 0;
+	const char *p, *q;
+	size_t take;
+
+	buf_reset(&r->line);
+	while (!found) {
+		if (r->bpos == r->blen) {
+			if (r->eof)
+				break;
+			if (fill(r, err) != 0)
+				return -1;
+			if (r->eof)
+				break;
+		}
+		p = r->blk + r->bpos;
+		q = memchr(p, r->delim, r->blen - r->bpos);
+		take = q != NULL ? (size_t)(q - p) : r->blen - r->bpos;
+		if (!toolong && buf_add(&r->line, p, take) != 0)
+			toolong = 1;
+		r->bpos += take + (q != NULL);
+		found = q != NULL;
+		got = 1;
+	}
+	if (!got)
+		return 0;
+	r->lineno++;
+	if (toolong) {
+		buf_reset(&r->line);
+		return rp_err_set(err, RP_EXIT_DATA,
+		    "%s:%lu: line is longer than %zu bytes", r->name,
+		    r->lineno, r->line.max);
+	}
+	if (r->lineno == 1 && r->line.len >= 3 &&
+	    memcmp(r->line.data, "\xEF\xBB\xBF", 3) == 0) {
+		memmove(r->line.data, r->line.data + 3, r->line.len - 2);
+		r->line.len -= 3;
+	}
+	if (r->delim == '\n' && r->line.len > 0 &&
+	    r->line.data[r->line.len - 1] == '\r')
+		buf_truncate(&r->line, r->line.len - 1);
+	if (r->line.data == NULL)
+		buf_grow(&r->line, 0);
+	*line = r->line.data;
+	*len = r->line.len;
+	return 1;
+}
+
+unsigned long
+lines_lineno(const struct lines *r)
+{
+	return r->lineno;
+}
+
+const char *
+lines_name(const struct lines *r)
+{
+	return r->name;
+}
+
+struct jsonl *
+jsonl_open(FILE *f, const char *name, size_t max)
+{
+	struct jsonl *r = xcalloc(1, sizeof(*r));
+
+	r->lines = lines_open(f, name, max, '\n');
+	return r;
+}
+
+void
+jsonl_close(struct jsonl *r)
+{
+	if (r == NULL)
+		return;
+	lines_close(r->lines);
+	free(r);
+}
+
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+cJSON *
+jsonl_parse(const char *s, size_t n, const char **why)
+{
+	const char *end = NULL;
+	cJSON *o;
+
+	o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	if (o == NULL) {
+		*why = "not valid JSON";
+		return NULL;
+	}
+	if (end != NULL && !blank(end, n - (size_t)(end - s))) {
+		cJSON_Delete(o);
+		*why = "more than one JSON value on the line";
+		return NULL;
+	}
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		*why = "not a JSON object";
+		return NULL;
+	}
+	return o;
+}
+
+int
+jsonl_next(struct jsonl *r, cJSON **obj, struct rp_err *err)
+{
+	const char *why;
+	char *line;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		rc = lines_next(r->lines, &line, &len, err);
+		snprintf(r->where, sizeof(r->where), "%s:%lu",
+		    lines_name(r->lines), lines_lineno(r->lines));
+		if (rc <= 0)
+			return rc;
+		if (!blank(line, len))
+			break;
+	}
+	*obj = jsonl_parse(line, len, &why);
+	if (*obj == NULL)
+		return rp_err_set(err, RP_EXIT_DATA, "%s: %s", r->where, why);
+	return 1;
+}
+
+const char *
+jsonl_where(struct jsonl *r)
+{
+	return r->where;
+}
+
+unsigned long
+jsonl_lineno(const struct jsonl *r)
+{
+	return lines_lineno(r->lines);
+}
+
+int
+jsonl_write(FILE *f, const cJSON *obj)
+{
+	char *s;
+	int rc;
+
+	s = cJSON_PrintUnformatted(obj);
+	if (s == NULL)
+		return -1;
+	rc = rp_write(f, s, strlen(s));
+	cJSON_free(s);
+	if (rc == 0)
+		rc = rp_write(f, "\n", 1);
+	return rc;
+}
+
+const char *
+jsonl_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+jsonl_num(const cJSON *o, const char *key, double *v)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(n))
+		return 0;
+	*v = n->valuedouble;
+	return 1;
+}
+
+void
+jsonl_set(cJSON *o, const char *key, cJSON *item)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(o, key, item);
+	else
+		cJSON_AddItemToObject(o, key, item);
+}
+
+void
+jsonl_set_str(cJSON *o, const char *key, const char *v)
+{
+	jsonl_set(o, key, cJSON_CreateString(v));
+}
+
+void
+jsonl_set_num(cJSON *o, const char *key, double v)
+{
+	jsonl_set(o, key, cJSON_CreateNumber(v));
+}
