@@ -1,0 +1,1242 @@
+/* store: the SQLite file of documents, chunks, vectors and FTS5. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rp.h"
+#include "buf.h"
+#include "analyze.h"
+#include "vindex.h"
+#include "zst.h"
+#include "store.h"
+
+#define APPLICATION_ID	0x52414750	/* "RAGP" */
+#define PAGE_SIZE	8192		/* best for BLOB I/O (interfaces.md 4.3) */
+
+/* BM25 column weights (title, section, body): see rag-query(1). */
+#define W_TITLE		"2.0"
+#define W_SECTION	"1.0"
+#define W_BODY		"1.0"
+
+enum stmt {
+	DOC_FIND,
+	DOC_INSERT,
+	DOC_UPDATE,
+	DOC_DELETE,
+	CHUNKS_OF,
+	CHUNKS_DELETE,
+	CHUNK_INSERT,
+	FTS_INSERT,
+	FTS_DELETE,
+	ROW_GET,
+	BM25,
+	BM25_GLOB,
+	META_SET,
+	META_GET,
+	VEC_INSERT,
+	CHUNK_GLOB,
+	TERM_DF,
+	NSTMT
+};
+
+static const char *const sql[NSTMT] = {
+	[DOC_FIND] = "SELECT id, title FROM docs WHERE path = ?1",
+	[DOC_INSERT] = "INSERT INTO docs(path, title, sha256, mtime, size, "
+	    "nchunks, indexed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[DOC_UPDATE] = "UPDATE docs SET title = ?2, sha256 = ?3, mtime = ?4, "
+	    "size = ?5, nchunks = ?6, indexed = ?7 WHERE id = ?1",
+	[DOC_DELETE] = "DELETE FROM docs WHERE id = ?1",
+	[CHUNKS_OF] = "SELECT id, section, body FROM chunks WHERE doc = ?1",
+	[CHUNKS_DELETE] = "DELETE FROM chunks WHERE doc = ?1",
+	[CHUNK_INSERT] = "INSERT INTO chunks(doc, seq, start_byte, end_byte, "
+	    "line, section, len, body, extra) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[FTS_INSERT] = "INSERT INTO fts(rowid, title, section, body) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[FTS_DELETE] = "INSERT INTO fts(fts, rowid, title, section, body) "
+	    "VALUES ('delete', ?1, ?2, ?3, ?4)",
+	[ROW_GET] = "SELECT c.id, d.path, d.title, c.seq, c.start_byte, "
+	    "c.end_byte, c.line, c.section, c.body, c.extra "
+	    "FROM chunks c JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
+	[BM25] = "SELECT rowid, rank FROM fts WHERE fts MATCH ?1 "
+	    "ORDER BY rank LIMIT ?2",
+	[BM25_GLOB] = "SELECT fts.rowid, fts.rank FROM fts "
+	    "JOIN chunks c ON c.id = fts.rowid JOIN docs d ON d.id = c.doc "
+	    "WHERE fts MATCH ?1 AND d.path GLOB ?3 ORDER BY fts.rank LIMIT ?2",
+	[META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[VEC_INSERT] = "INSERT INTO vectors(chunk, v) VALUES (?1, ?2)",
+	[CHUNK_GLOB] = "SELECT d.path GLOB ?2 FROM chunks c "
+	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
+	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
+};
+
+/* Schema version 1.  Each later version appends a step to migrate(). */
+static const char schema_v1[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"CREATE TABLE docs("
+	"  id INTEGER PRIMARY KEY,"
+	"  path TEXT NOT NULL UNIQUE,"
+	"  title TEXT,"
+	"  sha256 TEXT,"
+	"  mtime INTEGER,"
+	"  size INTEGER,"
+	"  nchunks INTEGER NOT NULL,"
+	"  indexed INTEGER NOT NULL);"
+	"CREATE TABLE chunks("
+	"  id INTEGER PRIMARY KEY,"
+	"  doc INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  start_byte INTEGER NOT NULL,"
+	"  end_byte INTEGER NOT NULL,"
+	"  line INTEGER NOT NULL,"
+	"  section TEXT,"
+	"  len INTEGER NOT NULL,"		/* bytes of text */
+	"  body BLOB NOT NULL,"			/* zstd frame of the text */
+	"  extra TEXT,"				/* JSON: fields we keep as-is */
+	"  UNIQUE(doc, seq));"
+	"CREATE TABLE vectors("
+	"  chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
+	"  v BLOB NOT NULL);"			/* float32, little-endian */
+	"CREATE TABLE dicts(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"CREATE VIRTUAL TABLE fts USING fts5(title, section, body,"
+	"  content='', tokenize='porter unicode61 remove_diacritics 2');"
+	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, row);"
+	"INSERT INTO fts(fts, rank) VALUES ('rank', 'bm25("
+	    W_TITLE ", " W_SECTION ", " W_BODY ")');";
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	unsigned	 flags;
+	int		 in_tx;
+	struct zst	*zst;
+	unsigned	 dict;		/* zstd dictionary for new chunks; 0 */
+	sqlite3_stmt	*stmt[NSTMT];
+	int		 vec_dirty;	/* vectors changed in this transaction */
+	int		 in_read;	/* store_vectors' read transaction */
+	struct vindex	*vi;		/* the mapped vector file */
+	float		*mem_rows;	/* or the vectors read into memory */
+	int64_t		*mem_ids;
+	struct buf	 z;		/* compressed text */
+	struct buf	 t;		/* decompressed text */
+	struct buf	 f;		/* text rewritten for FTS5 */
+};
+
+/*
+ * An error from SQLite as an rp_err.  Full disks, read-only files and
+ * I/O errors are I/O (74); a file that is not a database is bad data.
+ */
+static int
+dberr(struct store *s, struct rp_err *err, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	enum rp_exit code = RP_EXIT_IO;
+
+	if ((rc & 0xff) == SQLITE_NOTADB)
+		code = RP_EXIT_DATA;
+	return rp_err_set(err, code, "%s: %s: %s", s->path, what,
+	    sqlite3_errmsg(s->db));
+}
+
+static int
+exec(struct store *s, const char *q, struct rp_err *err)
+{
+	if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK)
+		return dberr(s, err, q);
+	return 0;
+}
+
+static sqlite3_stmt *
+stmt(struct store *s, enum stmt which, struct rp_err *err)
+{
+	sqlite3_stmt *st = s->stmt[which];
+
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(s->db, sql[which], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+			dberr(s, err, "prepare");
+			return NULL;
+		}
+		s->stmt[which] = st;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Run ST to completion, for statements that return no rows. */
+static int
+step_done(struct store *s, sqlite3_stmt *st, struct rp_err *err,
+    const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return dberr(s, err, what);
+	return 0;
+}
+
+static int
+pragma_int(struct store *s, const char *q, int64_t *v, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return dberr(s, err, "open");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "open");
+	return 0;
+}
+
+static int
+meta_set_int(struct store *s, const char *key, int64_t v, struct rp_err *err)
+{
+	sqlite3_stmt *st = stmt(s, META_SET, err);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	return step_done(s, st, err, "meta");
+}
+
+static int
+meta_set_text(struct store *s, const char *key, const char *v,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st = stmt(s, META_SET, err);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+	return step_done(s, st, err, "meta");
+}
+
+/* Meta value KEY as a new string in *V (NULL when absent).  0 or -1. */
+static int
+meta_get(struct store *s, const char *key, char **v, struct rp_err *err)
+{
+	sqlite3_stmt *st = stmt(s, META_GET, err);
+	const char *t;
+	int rc;
+
+	*v = NULL;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st,
+	    0)) != NULL)
+		*v = xstrdup(t);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "meta");
+	return 0;
+}
+
+/* A random identity for a new store, so a vector file knows its store. */
+static void
+new_uuid(char out[33])
+{
+	unsigned char r[16];
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t got = f != NULL ? fread(r, 1, sizeof(r), f) : 0;
+	uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+	if (f != NULL)
+		fclose(f);
+	for (size_t i = got; i < sizeof(r); i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		r[i] = (unsigned char)(x >> 56);
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static int
+migrate(struct store *s, struct rp_err *err)
+{
+	int64_t version = 0, tables = 0;
+	char q[128], uuid[33];
+
+	if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+		return -1;
+	/* Read again inside the transaction: another process may have won. */
+	if (pragma_int(s, "PRAGMA user_version", &version, err) != 0)
+		goto fail;
+	if (version == STORE_SCHEMA_VERSION) {
+		exec(s, "COMMIT", NULL);
+		return 0;
+	}
+	if (version == 0) {
+		if (pragma_int(s, "SELECT count(*) FROM sqlite_master",
+		    &tables, err) != 0)
+			goto fail;
+		if (tables != 0) {
+			rp_err_set(err, RP_EXIT_DATA, "%s: not a ragpipe store "
+			    "(a SQLite database with other tables)", s->path);
+			goto fail;
+		}
+		if (exec(s, schema_v1, err) != 0)
+			goto fail;
+		snprintf(q, sizeof(q), "PRAGMA application_id = %d",
+		    APPLICATION_ID);
+		new_uuid(uuid);
+		if (exec(s, q, err) != 0 ||
+		    meta_set_int(s, "created", (int64_t)time(NULL), err) != 0 ||
+		    meta_set_int(s, "fts_version", ANALYZE_FTS_VERSION,
+		    err) != 0 ||
+		    meta_set_text(s, "uuid", uuid, err) != 0 ||
+		    meta_set_int(s, "vec_gen", 0, err) != 0)
+			goto fail;
+		version = 1;
+	}
+	snprintf(q, sizeof(q), "PRAGMA user_version = %lld", (long long)version);
+	if (exec(s, q, err) != 0 || exec(s, "COMMIT", err) != 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int
+load_dicts(struct store *s, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	unsigned id;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT data FROM dicts ORDER BY id",
+	    -1, &st, NULL) != SQLITE_OK)
+		return dberr(s, err, "dictionaries");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = zst_add_dict(s->zst, sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), err);
+		if (id == 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		s->dict = id;	/* the newest compresses new chunks */
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "dictionaries");
+	return 0;
+}
+
+/* Check that S is a ragpipe store this version can use. */
+static int
+identify(struct store *s, int64_t *version, struct rp_err *err)
+{
+	int64_t appid = 0, tables = 0;
+
+	if (pragma_int(s, "PRAGMA application_id", &appid, err) != 0 ||
+	    pragma_int(s, "PRAGMA user_version", version, err) != 0)
+		return -1;
+	if (appid != APPLICATION_ID) {
+		if (pragma_int(s, "SELECT count(*) FROM sqlite_master",
+		    &tables, err) != 0)
+			return -1;
+		if (appid != 0 || *version != 0 || tables != 0)
+			return rp_err_set(err, RP_EXIT_DATA,
+			    "%s: not a ragpipe store", s->path);
+	}
+	if (*version > STORE_SCHEMA_VERSION)
+		return rp_err_set(err, RP_EXIT_DATA, "%s: store schema version "
+		    "%lld is newer than this ragpipe supports (%d)", s->path,
+		    (long long)*version, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+struct store *
+store_open(const char *path, unsigned flags, struct rp_err *err)
+{
+	struct store *s;
+	struct stat sb;
+	int64_t version = 0;
+	int oflags;
+
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT || !(flags & STORE_CREATE)) {
+			rp_err_set(err, RP_EXIT_IO, "%s: cannot open store: %s",
+			    path, strerror(errno));
+			return NULL;
+		}
+	} else if (S_ISDIR(sb.st_mode)) {
+		rp_err_set(err, RP_EXIT_IO, "%s: cannot open store: "
+		    "is a directory", path);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->flags = flags;
+	s->zst = zst_new(ZST_LEVEL);
+	oflags = (flags & STORE_READONLY) ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ?
+	    SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
+		dberr(s, err, "cannot open store");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (identify(s, &version, err) != 0)
+		goto fail;
+	if (flags & STORE_READONLY) {
+		if (version == 0) {
+			rp_err_set(err, RP_EXIT_DATA, "%s: not a ragpipe store "
+			    "(empty)", path);
+			goto fail;
+		}
+		if (version < STORE_SCHEMA_VERSION) {
+			rp_err_set(err, RP_EXIT_DATA, "%s: store schema version "
+			    "%lld is old; run rag-index on it to upgrade",
+			    path, (long long)version);
+			goto fail;
+		}
+		if (exec(s, "PRAGMA query_only = 1", err) != 0)
+			goto fail;
+	} else {
+		/* page_size must come before WAL (interfaces.md 4.2). */
+		if ((version == 0 && exec(s, "PRAGMA page_size = 8192",
+		    err) != 0) ||
+		    exec(s, "PRAGMA journal_mode = WAL", err) != 0 ||
+		    exec(s, "PRAGMA synchronous = NORMAL", err) != 0 ||
+		    exec(s, "PRAGMA foreign_keys = ON", err) != 0 ||
+		    migrate(s, err) != 0)
+			goto fail;
+	}
+	if (load_dicts(s, err) != 0)
+		goto fail;
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->in_tx || s->in_read)
+		store_rollback(s);
+	vindex_close(s->vi);
+	free(s->mem_rows);
+	free(s->mem_ids);
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db != NULL && !(s->flags & STORE_READONLY))
+		sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	zst_free(s->zst);
+	buf_release(&s->z);
+	buf_release(&s->t);
+	buf_release(&s->f);
+	free(s->path);
+	free(s);
+}
+
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
+int
+store_begin(struct store *s, struct rp_err *err)
+{
+	if (exec(s, "BEGIN IMMEDIATE", err) != 0)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *s, struct rp_err *err)
+{
+	if (meta_set_int(s, "last_indexed", (int64_t)time(NULL), err) != 0 ||
+	    (s->vec_dirty && exec(s, "UPDATE meta SET value = value + 1 "
+	    "WHERE key = 'vec_gen'", err) != 0) ||
+	    exec(s, "COMMIT", err) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	s->in_tx = 0;
+	s->vec_dirty = 0;
+	return 0;
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = s->in_read = 0;
+	s->vec_dirty = 0;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* The text FTS5 is given for a chunk (the rewrite of analyze.h). */
+static int
+fts_row(struct store *s, enum stmt which, int64_t id, const char *title,
+    const char *section, const char *text, size_t len, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	buf_reset(&s->f);
+	if (analyze_fts_text(&s->f, text, len) != 0)
+		return rp_err_set(err, RP_EXIT_DATA, "chunk text too large");
+	if ((st = stmt(s, which, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, title != NULL ? title : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, section != NULL ? section : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, buf_str(&s->f), (int)s->f.len,
+	    SQLITE_STATIC);
+	return step_done(s, st, err, "full-text index");
+}
+
+/*
+ * Remove the chunks of document DOC from FTS5 and the chunk table.
+ * A contentless FTS5 table forgets a row only when given the very text
+ * it indexed, so each chunk is decompressed once more here: the cost is
+ * proportional to the document, not the store.
+ */
+static int
+drop_chunks(struct store *s, int64_t doc, const char *title,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+	char *section;
+	int rc;
+
+	if ((st = stmt(s, CHUNKS_OF, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, doc);
+	/* CHUNKS_OF stays open while FTS_DELETE runs: a separate stmt. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		section = (char *)sqlite3_column_text(st, 1);
+		section = section != NULL ? xstrdup(section) : NULL;
+		if (zst_decompress(s->zst, sqlite3_column_blob(st, 2),
+		    (size_t)sqlite3_column_bytes(st, 2), &s->t, err) != 0 ||
+		    fts_row(s, FTS_DELETE, id, title, section, buf_str(&s->t),
+		    s->t.len, err) != 0) {
+			free(section);
+			sqlite3_reset(st);
+			/* A bad frame in the store is the store's fault. */
+			if (err != NULL)
+				err->code = RP_EXIT_IO;
+			return rp_err_prefix(err, "%s: chunk %lld", s->path,
+			    (long long)id);
+		}
+		free(section);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "read chunks");
+	if ((st = stmt(s, CHUNKS_DELETE, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, doc);
+	return step_done(s, st, err, "delete chunks");
+}
+
+/* Find document PATH: 1 with its id and (new) title, 0 if absent. */
+static int
+find_doc(struct store *s, const char *path, int64_t *id, char **title,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	const char *t;
+	int rc;
+
+	if ((st = stmt(s, DOC_FIND, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		t = (const char *)sqlite3_column_text(st, 1);
+		*title = t != NULL ? xstrdup(t) : NULL;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "find document");
+	return rc == SQLITE_ROW;
+}
+
+static int
+put_chunk(struct store *s, int64_t doc, const char *title, size_t dim,
+    const struct store_chunk *c, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+
+	if (c->len > INT_MAX / 2)
+		return rp_err_set(err, RP_EXIT_DATA, "chunk %lld: text of "
+		    "%zu bytes is too large", (long long)c->seq, c->len);
+	if (zst_compress(s->zst, s->dict, c->text, c->len, &s->z, err) != 0)
+		return -1;
+	if ((st = stmt(s, CHUNK_INSERT, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, doc);
+	sqlite3_bind_int64(st, 2, c->seq);
+	sqlite3_bind_int64(st, 3, c->start);
+	sqlite3_bind_int64(st, 4, c->end);
+	sqlite3_bind_int64(st, 5, c->line);
+	bind_text_or_null(st, 6, c->section);
+	sqlite3_bind_int64(st, 7, (int64_t)c->len);
+	sqlite3_bind_blob(st, 8, s->z.data, (int)s->z.len, SQLITE_STATIC);
+	bind_text_or_null(st, 9, c->extra);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		if (sqlite3_extended_errcode(s->db) ==
+		    SQLITE_CONSTRAINT_UNIQUE)
+			return rp_err_set(err, RP_EXIT_DATA, "chunk %lld "
+			    "appears twice", (long long)c->seq);
+		return dberr(s, err, "insert chunk");
+	}
+	sqlite3_reset(st);
+	id = sqlite3_last_insert_rowid(s->db);
+	if (c->vec != NULL) {
+		if ((st = stmt(s, VEC_INSERT, err)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		/* Host order; ragpipe stores are little-endian (x86, ARM). */
+		sqlite3_bind_blob(st, 2, c->vec, (int)(dim * sizeof(float)),
+		    SQLITE_STATIC);
+		if (step_done(s, st, err, "insert vector") != 0)
+			return -1;
+	}
+	return fts_row(s, FTS_INSERT, id, title, c->section, c->text, c->len,
+	    err);
+}
+
+int
+store_model(struct store *s, char **model, size_t *dim, struct rp_err *err)
+{
+	char *d = NULL;
+
+	*model = NULL;
+	*dim = 0;
+	if (meta_get(s, "embed_model", model, err) != 0 ||
+	    meta_get(s, "embed_dim", &d, err) != 0) {
+		free(*model);
+		*model = NULL;
+		return -1;
+	}
+	if (*model == NULL || d == NULL) {
+		free(*model);
+		free(d);
+		*model = NULL;
+		return 0;
+	}
+	*dim = (size_t)strtoul(d, NULL, 10);
+	free(d);
+	return 1;
+}
+
+/*
+ * May document D's chunks go into S?  A store holds one embedding model
+ * (DESIGN.md section 3): the first one it is given, and only when it has
+ * no chunks without vectors; after that, every chunk needs a vector of
+ * that model.  Mixing would make the vector search silently miss text.
+ */
+static int
+check_model(struct store *s, const struct store_doc *d, struct rp_err *err)
+{
+	int64_t chunks = 0;
+	char *model, dim[32];
+	size_t have;
+	int rc;
+
+	if ((rc = store_model(s, &model, &have, err)) < 0)
+		return -1;
+	if (rc == 1) {
+		if (d->model == NULL)
+			rc = rp_err_set(err, RP_EXIT_DATA, "record has no "
+			    "embedding, but the store holds %s vectors "
+			    "(put rag-embed in the pipeline)", model);
+		else if (strcmp(d->model, model) != 0 || d->dim != have)
+			rc = rp_err_set(err, RP_EXIT_DATA, "'model' is %s with "
+			    "%zu dimensions, but the store holds %s with %zu; "
+			    "use another store for another model", d->model,
+			    d->dim, model, have);
+		else
+			rc = 0;
+		free(model);
+		return rc;
+	}
+	if (d->model == NULL)
+		return 0;
+	if (pragma_int(s, "SELECT count(*) FROM chunks", &chunks, err) != 0)
+		return -1;
+	if (chunks > 0)
+		return rp_err_set(err, RP_EXIT_DATA, "record has an embedding, "
+		    "but the store holds %lld chunks without one; index "
+		    "everything through rag-embed into a new store",
+		    (long long)chunks);
+	snprintf(dim, sizeof(dim), "%zu", d->dim);
+	if (meta_set_text(s, "embed_model", d->model, err) != 0 ||
+	    meta_set_text(s, "embed_dim", dim, err) != 0)
+		return -1;
+	return 0;
+}
+
+int
+store_put_doc(struct store *s, const struct store_doc *d,
+    const struct store_chunk *chunks, size_t n, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	char *oldtitle = NULL;
+	int64_t id = 0;
+	int found, rc = -1;
+
+	if (sqlite3_exec(s->db, "SAVEPOINT doc", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return dberr(s, err, "savepoint");
+	if ((found = find_doc(s, d->path, &id, &oldtitle, err)) < 0)
+		goto out;
+	if (found && drop_chunks(s, id, oldtitle, err) != 0)
+		goto out;
+	if (n > 0 && check_model(s, d, err) != 0)
+		goto out;
+	if ((st = stmt(s, found ? DOC_UPDATE : DOC_INSERT, err)) == NULL)
+		goto out;
+	if (found)
+		sqlite3_bind_int64(st, 1, id);
+	else
+		sqlite3_bind_text(st, 1, d->path, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, d->title);
+	bind_text_or_null(st, 3, d->sha256);
+	bind_int_or_null(st, 4, d->mtime);
+	bind_int_or_null(st, 5, d->size);
+	sqlite3_bind_int64(st, 6, (int64_t)n);
+	sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+	if (step_done(s, st, err, "write document") != 0)
+		goto out;
+	if (!found)
+		id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < n; i++)
+		if (put_chunk(s, id, d->title, d->dim, &chunks[i], err) != 0)
+			goto out;
+	s->vec_dirty = 1;
+	rc = 0;
+out:
+	free(oldtitle);
+	/*
+	 * On a bad record, undo just this document; the transaction and
+	 * the documents before it stay good.
+	 */
+	if (rc != 0)
+		sqlite3_exec(s->db, "ROLLBACK TO doc", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "RELEASE doc", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+store_delete_doc(struct store *s, const char *path, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	char *title = NULL;
+	int64_t id;
+	int found;
+
+	if ((found = find_doc(s, path, &id, &title, err)) <= 0)
+		return found;
+	if (drop_chunks(s, id, title, err) != 0) {
+		free(title);
+		return -1;
+	}
+	free(title);
+	if ((st = stmt(s, DOC_DELETE, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (step_done(s, st, err, "delete document") != 0)
+		return -1;
+	s->vec_dirty = 1;
+	return 1;
+}
+
+/* TERMS as an FTS5 query: each a quoted string, joined by OR. */
+static void
+match_expr(struct buf *b, char *const *terms, size_t n)
+{
+	buf_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_adds(b, " OR ");
+		buf_addc(b, '"');
+		for (const char *p = terms[i]; *p != '\0'; p++) {
+			if (*p == '"')
+				buf_addc(b, '"');
+			buf_addc(b, *p);
+		}
+		buf_addc(b, '"');
+	}
+}
+
+long
+store_bm25(struct store *s, char *const *terms, size_t nterms,
+    const char *glob, size_t k, struct store_hit **hits, struct rp_err *err)
+{
+	struct store_hit *h = NULL;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int rc;
+
+	*hits = NULL;
+	if (nterms == 0 || k == 0)
+		return 0;
+	match_expr(&s->f, terms, nterms);
+	if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)RP_MIN(k, (size_t)INT64_MAX));
+	if (glob != NULL)
+		sqlite3_bind_text(st, 3, glob, -1, SQLITE_STATIC);
+	h = xreallocarray(NULL, RP_MIN(k, 1024), sizeof(*h));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n >= 1024 && (n & (n - 1)) == 0)
+			h = xreallocarray(h, n * 2, sizeof(*h));
+		h[n].id = sqlite3_column_int64(st, 0);
+		h[n].score = -sqlite3_column_double(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(h);
+		return dberr(s, err, "full-text search");
+	}
+	*hits = h;
+	return (long)n;
+}
+
+/* What a fresh vector file must say, read in the current transaction. */
+static int
+vec_want(struct store *s, struct vindex_meta *m, int *has, struct rp_err *err)
+{
+	char *model = NULL, *uuid = NULL, *gen = NULL;
+	int64_t count = 0;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((rc = store_model(s, &model, &m->dim, err)) < 0)
+		return -1;
+	*has = rc;
+	if (rc == 0)
+		return 0;
+	if (meta_get(s, "uuid", &uuid, err) != 0 ||
+	    meta_get(s, "vec_gen", &gen, err) != 0 ||
+	    pragma_int(s, "SELECT count(*) FROM vectors", &count, err) != 0) {
+		free(model);
+		free(uuid);
+		free(gen);
+		return -1;
+	}
+	snprintf(m->model, sizeof(m->model), "%s", model);
+	snprintf(m->uuid, sizeof(m->uuid), "%s", uuid != NULL ? uuid : "");
+	m->generation = gen != NULL ? strtoull(gen, NULL, 10) : 0;
+	m->count = (size_t)count;
+	free(model);
+	free(uuid);
+	free(gen);
+	return 0;
+}
+
+struct vec_reader {
+	struct store	*s;
+	sqlite3_stmt	*st;
+	size_t		 dim;
+};
+
+/* vindex_row_fn over the vectors table, in chunk order. */
+static int
+next_vector(void *arg, int64_t *id, float *row, struct rp_err *err)
+{
+	struct vec_reader *r = arg;
+	int rc = sqlite3_step(r->st);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return dberr(r->s, err, "read vectors");
+	if ((size_t)sqlite3_column_bytes(r->st, 1) != r->dim * sizeof(float))
+		return rp_err_set(err, RP_EXIT_IO, "%s: chunk %lld: vector of "
+		    "%d bytes, expected %zu", r->s->path,
+		    (long long)sqlite3_column_int64(r->st, 0),
+		    sqlite3_column_bytes(r->st, 1), r->dim * sizeof(float));
+	*id = sqlite3_column_int64(r->st, 0);
+	memcpy(row, sqlite3_column_blob(r->st, 1), r->dim * sizeof(float));
+	return 1;
+}
+
+static int
+open_reader(struct store *s, struct vec_reader *r, size_t dim,
+    struct rp_err *err)
+{
+	r->s = s;
+	r->dim = dim;
+	if (sqlite3_prepare_v2(s->db, "SELECT chunk, v FROM vectors "
+	    "ORDER BY chunk", -1, &r->st, NULL) != SQLITE_OK)
+		return dberr(s, err, "read vectors");
+	return 0;
+}
+
+/* Write the vector file from the current transaction's view. */
+static int
+build_file(struct store *s, const struct vindex_meta *m, struct rp_err *err)
+{
+	struct vec_reader r;
+	char *path;
+	int rc;
+
+	if (open_reader(s, &r, m->dim, err) != 0)
+		return -1;
+	path = xasprintf("%s-vec", s->path);
+	rc = vindex_write(path, m, next_vector, &r, err);
+	sqlite3_finalize(r.st);
+	free(path);
+	return rc;
+}
+
+/* Read every vector into memory: the way when no file can be had. */
+static int
+load_memory(struct store *s, const struct vindex_meta *m,
+    struct store_vectors *v, struct rp_err *err)
+{
+	struct vec_reader r;
+	size_t i = 0;
+	int rc = 0;
+
+	if (open_reader(s, &r, m->dim, err) != 0)
+		return -1;
+	s->mem_rows = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
+	    m->dim * sizeof(float));
+	s->mem_ids = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
+	    sizeof(int64_t));
+	while (i < m->count && (rc = next_vector(&r, &s->mem_ids[i],
+	    s->mem_rows + i * m->dim, err)) > 0)
+		i++;
+	sqlite3_finalize(r.st);
+	if (i < m->count)
+		return rc < 0 ? -1 : rp_err_set(err, RP_EXIT_IO,
+		    "%s: vectors changed while read", s->path);
+	v->rows = s->mem_rows;
+	v->ids = s->mem_ids;
+	v->n = m->count;
+	v->dim = m->dim;
+	v->mapped = 0;
+	return 0;
+}
+
+int
+store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
+{
+	struct vindex_meta m;
+	struct rp_err ignore;
+	char *path;
+	int has;
+
+	memset(v, 0, sizeof(*v));
+	if (!s->in_read && !s->in_tx) {
+		if (exec(s, "BEGIN", err) != 0)
+			return -1;
+		s->in_read = 1;
+	}
+	if (vec_want(s, &m, &has, err) != 0)
+		return -1;
+	if (!has)
+		return 0;
+	path = xasprintf("%s-vec", s->path);
+	s->vi = vindex_open(path, &m, &ignore);
+	/* Stale or missing: rebuild it if we may, for the next query too. */
+	if (s->vi == NULL && build_file(s, &m, &ignore) == 0)
+		s->vi = vindex_open(path, &m, &ignore);
+	free(path);
+	if (s->vi == NULL)
+		return load_memory(s, &m, v, err);
+	v->rows = vindex_rows(s->vi);
+	v->ids = vindex_ids(s->vi);
+	v->n = vindex_count(s->vi);
+	v->dim = vindex_dim(s->vi);
+	v->mapped = 1;
+	return 0;
+}
+
+int
+store_sync_vectors(struct store *s, struct rp_err *err)
+{
+	struct vindex_meta m;
+	struct vindex *vi;
+	struct rp_err ignore;
+	char *path;
+	int has, rc = 0;
+
+	if (exec(s, "BEGIN", err) != 0)
+		return -1;
+	if (vec_want(s, &m, &has, err) != 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (has) {
+		path = xasprintf("%s-vec", s->path);
+		if ((vi = vindex_open(path, &m, &ignore)) != NULL)
+			vindex_close(vi);
+		else
+			rc = build_file(s, &m, err);
+		free(path);
+	}
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
+    int64_t *total, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (total != NULL && pragma_int(s, "SELECT count(*) FROM chunks",
+	    total, err) != 0)
+		return -1;
+	if (df == NULL)
+		return 0;
+	*df = 0;
+	if ((st = stmt(s, TERM_DF, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, term, (int)n, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*df = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "term statistics");
+	return 0;
+}
+
+int
+store_chunk_glob(struct store *s, int64_t id, const char *glob,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, match = 0;
+
+	if ((st = stmt(s, CHUNK_GLOB, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, glob, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		match = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "filter");
+	return match != 0;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+int
+store_row_get(struct store *s, int64_t id, struct store_row *row,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(row, 0, sizeof(*row));
+	if ((st = stmt(s, ROW_GET, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return rp_err_set(err, RP_EXIT_IO, "%s: chunk %lld is "
+			    "missing", s->path, (long long)id);
+		return dberr(s, err, "read chunk");
+	}
+	row->id = sqlite3_column_int64(st, 0);
+	row->doc = col_dup(st, 1);
+	row->title = col_dup(st, 2);
+	row->seq = sqlite3_column_int64(st, 3);
+	row->start = sqlite3_column_int64(st, 4);
+	row->end = sqlite3_column_int64(st, 5);
+	row->line = sqlite3_column_int64(st, 6);
+	row->section = col_dup(st, 7);
+	row->extra = col_dup(st, 9);
+	if (zst_decompress(s->zst, sqlite3_column_blob(st, 8),
+	    (size_t)sqlite3_column_bytes(st, 8), &s->t, err) != 0) {
+		sqlite3_reset(st);
+		store_row_release(row);
+		if (err != NULL)
+			err->code = RP_EXIT_IO;
+		return rp_err_prefix(err, "%s: chunk %lld", s->path,
+		    (long long)id);
+	}
+	sqlite3_reset(st);
+	row->text = xstrndup(buf_str(&s->t), s->t.len);
+	row->len = s->t.len;
+	return 0;
+}
+
+void
+store_row_release(struct store_row *row)
+{
+	free(row->doc);
+	free(row->title);
+	free(row->section);
+	free(row->text);
+	free(row->extra);
+	memset(row, 0, sizeof(*row));
+}
+
+static int64_t
+file_size(const char *path, const char *suffix)
+{
+	struct stat sb;
+	char *p = xasprintf("%s%s", path, suffix);
+	int64_t n = stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+
+	free(p);
+	return n;
+}
+
+/* The model and whether the vector file is fresh, for store_stats. */
+static int
+stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
+{
+	struct vindex_meta m;
+	struct vindex *vi;
+	struct rp_err ignore;
+	char *path;
+	int has, own = 0;
+
+	if (!s->in_read && !s->in_tx) {
+		if (exec(s, "BEGIN", err) != 0)
+			return -1;
+		own = 1;
+	}
+	if (vec_want(s, &m, &has, err) != 0) {
+		if (own)
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (has) {
+		snprintf(st->model, sizeof(st->model), "%s", m.model);
+		st->dim = m.dim;
+		path = xasprintf("%s-vec", s->path);
+		if ((vi = vindex_open(path, &m, &ignore)) != NULL) {
+			st->vectors_fresh = 1;
+			vindex_close(vi);
+		}
+		free(path);
+	}
+	if (own)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return 0;
+}
+
+int
+store_stats(struct store *s, struct store_stats *st, struct rp_err *err)
+{
+	int64_t v = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (pragma_int(s, "PRAGMA user_version", &v, err) != 0)
+		return -1;
+	st->schema_version = (int)v;
+	if (pragma_int(s, "SELECT count(*) FROM docs", &st->documents,
+	    err) != 0 ||
+	    pragma_int(s, "SELECT count(*) FROM chunks", &st->chunks,
+	    err) != 0 ||
+	    pragma_int(s, "SELECT coalesce(sum(len), 0) FROM chunks",
+	    &st->text_bytes, err) != 0 ||
+	    pragma_int(s, "SELECT coalesce(sum(length(body)), 0) FROM chunks",
+	    &st->stored_bytes, err) != 0 ||
+	    pragma_int(s, "SELECT value FROM meta WHERE key = 'last_indexed'",
+	    &st->last_indexed, err) != 0)
+		return -1;
+	st->file_bytes = file_size(s->path, "") + file_size(s->path, "-wal");
+	if (pragma_int(s, "SELECT count(*) FROM vectors", &st->vectors,
+	    err) != 0)
+		return -1;
+	return stats_vectors(s, st, err);
+}
+
+char *
+store_default_path(char *(*getenv_fn)(const char *))
+{
+	const char *v;
+
+	if ((v = getenv_fn("RAG_DB")) != NULL && *v != '\0')
+		return xstrdup(v);
+	/* Relative XDG paths are invalid and ignored (basedir spec). */
+	if ((v = getenv_fn("XDG_DATA_HOME")) != NULL && *v == '/')
+		return xasprintf("%s/ragpipe/store.db", v);
+	if ((v = getenv_fn("HOME")) != NULL && *v == '/')
+		return xasprintf("%s/.local/share/ragpipe/store.db", v);
+	return NULL;
+}
+
+int
+store_mkdirs(const char *path, struct rp_err *err)
+{
+	char *p = xstrdup(path), *slash;
+
+	for (slash = p + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+		*slash = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			rp_err_set(err, RP_EXIT_IO, "%s: cannot create "
+			    "directory: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*slash = '/';
+	}
+	free(p);
+	return 0;
+}

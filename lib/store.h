@@ -1,0 +1,198 @@
+/*
+ * store: the SQLite file of documents, chunks, vectors and the FTS5 index.
+ *
+ * The store is the single source of truth (DESIGN.md section 3).  It is
+ * opened in WAL mode with a busy timeout and foreign keys, its schema is
+ * versioned with PRAGMA user_version and migrated forward on open, and
+ * it is tagged with PRAGMA application_id so that other files are
+ * refused.  Chunk text is kept zstd-compressed; the full-text index is a
+ * contentless FTS5 table kept in step inside the same transactions, so a
+ * reader sees a document's old chunks or its new ones, never a mix.
+ *
+ * Writers call store_begin (BEGIN IMMEDIATE: two writers wait for each
+ * other for up to the busy timeout instead of failing), then any number
+ * of store_put_doc/store_delete_doc, then store_commit.
+ *
+ * One struct store per connection; never shared across threads.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rp_err;
+struct store;
+
+#define STORE_SCHEMA_VERSION	1
+#define STORE_BUSY_TIMEOUT_MS	30000
+
+enum store_flags {
+	STORE_READONLY = 1 << 0,	/* never write; fail if missing */
+	STORE_CREATE = 1 << 1,		/* create the file if missing */
+};
+
+/* A document as rag-index writes it. */
+struct store_doc {
+	const char	*path;		/* identity, as given */
+	const char	*title;		/* NULL: none */
+	const char	*sha256;	/* hex of the source bytes; NULL: unknown */
+	int64_t		 mtime;		/* seconds; -1: unknown */
+	int64_t		 size;		/* source bytes; -1: unknown */
+	const char	*model;		/* its chunks' embedding model; NULL */
+	size_t		 dim;		/* floats in each chunk's vec */
+};
+
+/* A chunk as rag-index writes it; the text is compressed by the store. */
+struct store_chunk {
+	int64_t		 seq;		/* "chunk": 0, 1, ... within the doc */
+	int64_t		 start, end;	/* bytes in the extracted text */
+	int64_t		 line;		/* first source line */
+	const char	*section;	/* NULL: none */
+	const char	*text;		/* valid UTF-8 */
+	size_t		 len;		/* bytes of text */
+	const char	*extra;		/* JSON object of other fields; NULL */
+	const float	*vec;		/* doc.dim floats, L2-normalised; NULL */
+};
+
+/* A chunk as read back; strings are owned by the row. */
+struct store_row {
+	int64_t		 id;
+	char		*doc;
+	char		*title;
+	int64_t		 seq, start, end, line;
+	char		*section;
+	char		*text;
+	size_t		 len;
+	char		*extra;
+};
+
+struct store_hit {
+	int64_t		 id;		/* chunk id */
+	double		 score;		/* higher is better */
+};
+
+/* The store's vectors for a query: lent until store_close. */
+struct store_vectors {
+	const float	*rows;		/* n rows of dim floats */
+	const int64_t	*ids;		/* the chunk id of each row */
+	size_t		 n, dim;
+	int		 mapped;	/* from the vector file, not memory */
+};
+
+struct store_stats {
+	int		 schema_version;
+	int64_t		 documents;
+	int64_t		 chunks;
+	int64_t		 text_bytes;	/* chunk text, uncompressed */
+	int64_t		 stored_bytes;	/* chunk text, compressed */
+	int64_t		 file_bytes;	/* the database file and its WAL */
+	int64_t		 last_indexed;	/* seconds since the epoch; 0: never */
+	int64_t		 vectors;
+	char		 model[128];	/* embedding model; "" when none */
+	size_t		 dim;
+	int		 vectors_fresh;	/* the vector file is up to date */
+};
+
+/*
+ * Open the store at PATH, creating it with STORE_CREATE, and migrate it
+ * forward unless STORE_READONLY.  NULL with ERR filled on failure:
+ * RP_EXIT_IO when the file cannot be opened or created, RP_EXIT_DATA
+ * when it is not a ragpipe store or is from a newer version.
+ */
+struct store	*store_open(const char *path, unsigned flags, struct rp_err *err);
+void		 store_close(struct store *s);	/* NULL is a no-op */
+const char	*store_path(const struct store *s);
+
+/* Start a write transaction (BEGIN IMMEDIATE; waits for other writers). */
+int		 store_begin(struct store *s, struct rp_err *err);
+int		 store_commit(struct store *s, struct rp_err *err);
+/* Roll back the open transaction, if any.  Never fails. */
+void		 store_rollback(struct store *s);
+
+/*
+ * Replace document DOC with its N chunks (N may be 0), in the open
+ * transaction.  Chunks carry vectors when DOC names a model: the first
+ * model a store gets is the only one it takes, and a store with vectors
+ * takes no chunks without them (RP_EXIT_DATA, with a message saying so).
+ * Returns 0, or -1 with ERR filled: RP_EXIT_DATA when the record itself
+ * is unusable (the transaction is still good), anything else when the
+ * store failed (roll back).
+ */
+int		 store_put_doc(struct store *s, const struct store_doc *doc,
+		    const struct store_chunk *chunks, size_t n,
+		    struct rp_err *err);
+/*
+ * Delete the document PATH and everything derived from it, in the open
+ * transaction.  Returns 1 if it was there, 0 if not, -1 on failure.
+ */
+int		 store_delete_doc(struct store *s, const char *path,
+		    struct rp_err *err);
+
+/*
+ * Full-text search: the chunks matching any of the NTERMS plain TERMS
+ * (quoted here, never parsed as FTS5 syntax), best BM25 first, at most
+ * K, only from documents whose path matches GLOB (NULL: all; SQLite
+ * GLOB syntax).  Returns the number of hits and sets *HITS to a new
+ * array (caller frees), or -1 with ERR filled.
+ */
+long		 store_bm25(struct store *s, char *const *terms, size_t nterms,
+		    const char *glob, size_t k, struct store_hit **hits,
+		    struct rp_err *err);
+
+/*
+ * The embedding model of the store's vectors: 1 with a new string in
+ * *MODEL and its dimension in *DIM; 0 when it has none; -1 on error.
+ */
+int		 store_model(struct store *s, char **model, size_t *dim,
+		    struct rp_err *err);
+/*
+ * The store's vectors, for a query: from the vector file "<db>-vec" when
+ * it is fresh, else rebuilt (when the directory is writable) or read into
+ * memory.  Starts a read transaction that lasts until store_close, so
+ * that every search sees the same version of the store.  0, or -1.
+ */
+int		 store_vectors(struct store *s, struct store_vectors *v,
+		    struct rp_err *err);
+/*
+ * Bring the vector file up to date after writing (nothing to do when it
+ * is fresh or the store has no vectors).  Not inside a transaction.
+ */
+int		 store_sync_vectors(struct store *s, struct rp_err *err);
+
+/*
+ * Term statistics of the full-text index: in how many chunks TERM[0..N)
+ * occurs (as FTS5 indexed it: lower case, Porter-stemmed, without
+ * diacritics), into *DF, and the number of chunks into *TOTAL (either
+ * may be NULL).  0, or -1 with ERR filled.
+ */
+int		 store_term_df(struct store *s, const char *term, size_t n,
+		    int64_t *df, int64_t *total, struct rp_err *err);
+
+/*
+ * Does the document of chunk ID match GLOB (as store_bm25 filters)?
+ * 1 or 0, or -1 with ERR filled.
+ */
+int		 store_chunk_glob(struct store *s, int64_t id, const char *glob,
+		    struct rp_err *err);
+
+/* Read chunk ID into ROW (release with store_row_release).  0, or -1. */
+int		 store_row_get(struct store *s, int64_t id, struct store_row *row,
+		    struct rp_err *err);
+void		 store_row_release(struct store_row *row);
+
+int		 store_stats(struct store *s, struct store_stats *st,
+		    struct rp_err *err);
+
+/*
+ * The default store path for an environment: RAG_DB if set and not
+ * empty, else $XDG_DATA_HOME/ragpipe/store.db, else
+ * $HOME/.local/share/ragpipe/store.db.  GETENV looks variables up (so
+ * that lib/ reads no environment itself).  Returns a new string, or
+ * NULL when neither HOME nor XDG_DATA_HOME gives an absolute path.
+ */
+char		*store_default_path(char *(*getenv_fn)(const char *));
+/* Make the directories leading to PATH (0700).  0, or -1 with ERR. */
+int		 store_mkdirs(const char *path, struct rp_err *err);
+
+#endif /* STORE_H */
