@@ -1,0 +1,635 @@
+/* rag-ingest: find documents, extract their text, print chunk records. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rp.h"
+#include "buf.h"
+#include "chunk.h"
+#include "extract.h"
+#include "jsonl.h"
+#include "sha256.h"
+
+#define MAX_SIZE_DEFAULT	((size_t)32 << 20)	/* bytes a document */
+#define SNIFF			8192	/* bytes looked at for binary data */
+
+enum {
+	OPT_CHUNK_SIZE = 256, OPT_FILES_FROM, OPT_FORMAT, OPT_JSON,
+	OPT_MAX_SIZE, OPT_NAME, OPT_OVERLAP, OPT_VERSION
+};
+
+static const struct option longopts[] = {
+	{ "chunk-size",	required_argument,	NULL, OPT_CHUNK_SIZE },
+	{ "files-from",	required_argument,	NULL, OPT_FILES_FROM },
+	{ "format",	required_argument,	NULL, OPT_FORMAT },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "json",	no_argument,		NULL, OPT_JSON },
+	{ "max-size",	required_argument,	NULL, OPT_MAX_SIZE },
+	{ "name",	required_argument,	NULL, OPT_NAME },
+	{ "null",	no_argument,		NULL, '0' },
+	{ "overlap",	required_argument,	NULL, OPT_OVERLAP },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "version",	no_argument,		NULL, OPT_VERSION },
+	{ NULL,		0,			NULL, 0 }
+};
+
+struct ingest {
+	struct chunk_opts co;
+	enum extract_format format;	/* EXTRACT_AUTO: from each path */
+	const char	*name;		/* of the document read from "-" */
+	size_t		 max_size;
+	int		 status;
+	long		 docs, chunks;
+};
+
+/* What a document brings besides its text. */
+struct docinfo {
+	const char	*doc;
+	const char	*title;		/* overrides the extracted title */
+	const char	*sha256;
+	long long	 mtime, size;	/* -1: unknown */
+	enum extract_format format;
+	const cJSON	*extra;		/* fields copied to every chunk */
+};
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: rag-ingest [-0hqv] [--chunk-size n] "
+	    "[--files-from file] [--format fmt]\n"
+	    "                  [--max-size bytes] [--name name] "
+	    "[--overlap n] [--json | path ...]\n");
+	exit(RP_EXIT_USAGE);
+}
+
+static _Noreturn void
+help(void)
+{
+	printf("usage: rag-ingest [-0hqv] [--chunk-size n] "
+	    "[--files-from file] [--format fmt]\n"
+	    "                  [--max-size bytes] [--name name] "
+	    "[--overlap n] [--json | path ...]\n"
+	    "Find documents, extract their text and print chunk records "
+	    "(JSON lines).\n"
+	    "\n"
+	    "  path                a file, or a directory (walked; hidden "
+	    "entries skipped);\n"
+	    "                      - reads one document from standard "
+	    "input\n"
+	    "  -0, --null          paths in --files-from are separated by "
+	    "NUL; alone, read\n"
+	    "                      NUL-separated paths from standard input\n"
+	    "      --chunk-size N  characters a chunk (default %d)\n"
+	    "      --files-from F  read paths from F, one a line (- for "
+	    "standard input)\n"
+	    "      --format FMT    text, markdown, html, code or auto "
+	    "(default: from the name)\n"
+	    "      --json          read records {\"doc\",\"text\",\"title\"} "
+	    "from the files or stdin\n"
+	    "      --max-size N    skip documents larger than N bytes "
+	    "(default %zu)\n"
+	    "      --name NAME     the doc name of standard input's "
+	    "document (default stdin)\n"
+	    "      --overlap N     characters repeated between chunks "
+	    "(default %d)\n"
+	    "  -q, --quiet         print errors only\n"
+	    "  -v, --verbose       also print notes (skipped files) when "
+	    "stderr is not a terminal\n"
+	    "  -h, --help          show this help\n"
+	    "      --version       show the version\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failure, 2 usage, 65 some input was bad "
+	    "(reported and skipped),\n"
+	    "74 some files could not be read.\n", CHUNK_SIZE_DEFAULT,
+	    MAX_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT);
+	exit(RP_EXIT_OK);
+}
+
+static void
+report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
+    RP_PRINTF(3, 4);
+
+static void
+report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rp_vwarn(fmt, ap);
+	va_end(ap);
+	rp_status(&ig->status, code);
+}
+
+/*
+ * A path as the document's identity: duplicate slashes, "./" segments
+ * and a trailing slash go, so "./docs//a.md" and "docs/a.md" are one
+ * document.
+ */
+static char *
+normalize(const char *path)
+{
+	char *out = xmalloc(strlen(path) + 2), *o = out;
+	const char *p = path;
+
+	if (*p == '/')
+		*o++ = *p++;
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
+			p++;
+			continue;
+		}
+		if (*p == '\0')
+			break;
+		if (o > out && o[-1] != '/')
+			*o++ = '/';
+		while (*p != '\0' && *p != '/')
+			*o++ = *p++;
+	}
+	if (o == out)
+		*o++ = '.';
+	*o = '\0';
+	return out;
+}
+
+/* Add the field ITEM of the chunk record R unless R has it already. */
+static void
+add_extra(cJSON *r, const cJSON *extra)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, extra) {
+		if (item->string == NULL ||
+		    cJSON_GetObjectItemCaseSensitive(r, item->string) != NULL)
+			continue;
+		cJSON_AddItemToObject(r, item->string,
+		    cJSON_Duplicate(item, 1));
+	}
+}
+
+static void
+doc_fields(cJSON *r, const struct docinfo *di)
+{
+	if (di->sha256 != NULL)
+		cJSON_AddStringToObject(r, "doc_sha256", di->sha256);
+	if (di->mtime >= 0)
+		cJSON_AddNumberToObject(r, "mtime", (double)di->mtime);
+	if (di->size >= 0)
+		cJSON_AddNumberToObject(r, "size", (double)di->size);
+	if (di->extra != NULL)
+		add_extra(r, di->extra);
+}
+
+/* Print the chunk records of one extracted document. */
+static void
+emit(struct ingest *ig, const struct docinfo *di, struct doc_text *dt,
+    const struct chunk *c, size_t n)
+{
+	const char *title = di->title != NULL ? di->title : dt->title;
+	char *text = dt->text.data, save;
+	cJSON *r;
+
+	if (n == 0) {
+		/* An empty document still replaces what the store had. */
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "doc", di->doc);
+		cJSON_AddNumberToObject(r, "nchunks", 0);
+		if (title != NULL)
+			cJSON_AddStringToObject(r, "title", title);
+		doc_fields(r, di);
+		jsonl_write(stdout, r);
+		cJSON_Delete(r);
+	}
+	for (size_t i = 0; i < n && !rp_stdout_failed(); i++) {
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "doc", di->doc);
+		cJSON_AddNumberToObject(r, "chunk", (double)i);
+		cJSON_AddNumberToObject(r, "nchunks", (double)n);
+		/* The text in place: no copy of every chunk. */
+		save = text[c[i].end];
+		text[c[i].end] = '\0';
+		cJSON_AddItemToObject(r, "text",
+		    cJSON_CreateStringReference(text + c[i].start));
+		if (title != NULL)
+			cJSON_AddStringToObject(r, "title", title);
+		if (c[i].section >= 0)
+			cJSON_AddStringToObject(r, "section",
+			    dt->sections[c[i].section]);
+		cJSON_AddNumberToObject(r, "start", (double)c[i].start);
+		cJSON_AddNumberToObject(r, "end", (double)c[i].end);
+		cJSON_AddNumberToObject(r, "line", (double)c[i].line);
+		doc_fields(r, di);
+		jsonl_write(stdout, r);
+		cJSON_Delete(r);
+		text[c[i].end] = save;
+	}
+	ig->docs++;
+	ig->chunks += (long)n;
+}
+
+/* Extract, chunk and print the document SRC[0..N). */
+static void
+ingest_bytes(struct ingest *ig, const struct docinfo *di, const char *src,
+    size_t n)
+{
+	struct doc_text dt;
+	struct chunk *c = NULL;
+	struct rp_err err;
+	enum extract_format fmt;
+	size_t nc;
+
+	fmt = di->format != EXTRACT_AUTO ? di->format : extract_guess(di->doc);
+	memset(&dt, 0, sizeof(dt));
+	if (extract(&dt, src, n, fmt, ig->max_size, &err) != 0) {
+		report(ig, err.code, "%s: %s", di->doc, err.msg);
+		doc_text_release(&dt);
+		return;
+	}
+	if (dt.repaired > 0)
+		rp_note("%s: replaced %zu invalid UTF-8 sequences", di->doc,
+		    dt.repaired);
+	nc = chunk_split(&dt, &ig->co, &c);
+	emit(ig, di, &dt, c, nc);
+	free(c);
+	doc_text_release(&dt);
+}
+
+/*
+ * Read all of FD into B, at most MAX bytes.  0, 1 if there was more
+ * than MAX, or -1 with errno set.
+ */
+static int
+read_all(int fd, struct buf *b, size_t max)
+{
+	ssize_t r;
+
+	buf_reset(b);
+	for (;;) {
+		if (buf_grow(b, 65536) != 0)
+			return 1;
+		do {
+			r = read(fd, b->data + b->len,
+			    RP_MIN(b->cap - b->len - 1, max + 1 - b->len));
+		} while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+		b->data[b->len] = '\0';
+		if (b->len > max)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+ingest_file(struct ingest *ig, const char *path, const char *doc)
+{
+	char hex[SHA256_HEX];
+	struct docinfo di;
+	struct buf b = BUF_INIT;
+	struct stat sb;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &sb) != 0) {
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+		close(fd);
+		return;
+	}
+	if ((size_t)sb.st_size > ig->max_size) {
+		report(ig, RP_EXIT_DATA, "%s: skipped: %lld bytes is more than "
+		    "--max-size %zu", path, (long long)sb.st_size,
+		    ig->max_size);
+		close(fd);
+		return;
+	}
+	rc = read_all(fd, &b, ig->max_size);
+	close(fd);
+	if (rc < 0) {
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+	} else if (rc > 0) {
+		report(ig, RP_EXIT_DATA, "%s: skipped: grew past --max-size "
+		    "%zu while being read", path, ig->max_size);
+	} else if (extract_is_binary(b.data, RP_MIN(b.len, SNIFF))) {
+		rp_note("%s: skipped: binary file", path);
+	} else {
+		sha256_hex(b.data, b.len, hex);
+		memset(&di, 0, sizeof(di));
+		di.doc = doc;
+		di.sha256 = hex;
+		di.mtime = (long long)sb.st_mtime;
+		di.size = (long long)b.len;
+		di.format = ig->format;
+		ingest_bytes(ig, &di, b.data != NULL ? b.data : "", b.len);
+	}
+	buf_release(&b);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void	ingest_path(struct ingest *, const char *, int);
+
+/* Walk directory PATH in name order, skipping hidden entries. */
+static void
+walk(struct ingest *ig, const char *path)
+{
+	struct dirent *e;
+	char **names = NULL, *child;
+	size_t n = 0;
+	DIR *d;
+
+	if ((d = opendir(path)) == NULL) {
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	rp_sort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < n && !rp_stdout_failed(); i++) {
+		child = xasprintf("%s/%s", path, names[i]);
+		ingest_path(ig, child, 0);
+		free(child);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * Ingest PATH: a file, or a directory to walk.  Symbolic links are
+ * followed when named by the user (TOP), but links to directories met
+ * in a walk are not, so that a link loop cannot trap us.
+ */
+static void
+ingest_path(struct ingest *ig, const char *path, int top)
+{
+	struct stat sb, lsb;
+	char *doc;
+
+	if (stat(path, &sb) != 0) {
+		if (!top && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+			rp_note("%s: skipped: broken symbolic link", path);
+		else
+			report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+		return;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		if (!top && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+			rp_note("%s: skipped: symbolic link to a directory",
+			    path);
+			return;
+		}
+		walk(ig, path);
+		return;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rp_note("%s: skipped: not a regular file", path);
+		return;
+	}
+	doc = normalize(path);
+	ingest_file(ig, path, doc);
+	free(doc);
+}
+
+static void
+ingest_stdin(struct ingest *ig)
+{
+	char hex[SHA256_HEX];
+	struct docinfo di;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = read_all(0, &b, ig->max_size);
+	if (rc < 0)
+		report(ig, RP_EXIT_IO, "<stdin>: %s", strerror(errno));
+	else if (rc > 0)
+		report(ig, RP_EXIT_DATA, "<stdin>: skipped: more than "
+		    "--max-size %zu bytes", ig->max_size);
+	else {
+		sha256_hex(b.data != NULL ? b.data : "", b.len, hex);
+		memset(&di, 0, sizeof(di));
+		di.doc = ig->name;
+		di.sha256 = hex;
+		di.mtime = -1;
+		di.size = (long long)b.len;
+		di.format = ig->format;
+		ingest_bytes(ig, &di, b.data != NULL ? b.data : "", b.len);
+	}
+	buf_release(&b);
+}
+
+/* Paths from F, one a line or NUL-separated. */
+static void
+ingest_list(struct ingest *ig, FILE *f, const char *name, int delim)
+{
+	struct lines *r = lines_open(f, name, 1 << 16, delim);
+	struct rp_err err;
+	char *line;
+	size_t len;
+	int rc;
+
+	while (!rp_stdout_failed() &&
+	    (rc = lines_next(r, &line, &len, &err)) != 0) {
+		if (rc < 0) {
+			rp_report(&err, &ig->status);
+			if (err.code == RP_EXIT_IO)
+				break;
+			continue;
+		}
+		if (len > 0)
+			ingest_path(ig, line, 1);
+	}
+	lines_close(r);
+}
+
+/* Records {"doc","text","title",...} from F, each one document. */
+static void
+ingest_json(struct ingest *ig, FILE *f, const char *name)
+{
+	static const char *const own[] = { "doc", "format", "text", "title" };
+	struct jsonl *r = jsonl_open(f, name, JSONL_MAX_LINE);
+	char hex[SHA256_HEX];
+	struct docinfo di;
+	struct rp_err err;
+	const char *text, *fmt, *why = NULL;
+	cJSON *rec, *extra;
+	int rc, format;
+
+	while (!rp_stdout_failed() && (rc = jsonl_next(r, &rec, &err)) != 0) {
+		if (rc < 0) {
+			rp_report(&err, &ig->status);
+			if (err.code == RP_EXIT_IO)
+				break;
+			continue;
+		}
+		memset(&di, 0, sizeof(di));
+		di.doc = jsonl_str(rec, "doc");
+		di.title = jsonl_str(rec, "title");
+		di.sha256 = jsonl_str(rec, "doc_sha256");
+		text = jsonl_str(rec, "text");
+		fmt = jsonl_str(rec, "format");
+		format = fmt != NULL ? extract_format_parse(fmt) : (int)ig->format;
+		if (di.doc == NULL || *di.doc == '\0')
+			why = "record has no 'doc' string";
+		else if (text == NULL)
+			why = "record has no 'text' string";
+		else if (format < 0)
+			why = "'format' is not text, markdown, html, code or auto";
+		if (why != NULL) {
+			report(ig, RP_EXIT_DATA, "%s: %s", jsonl_where(r), why);
+			cJSON_Delete(rec);
+			why = NULL;
+			continue;
+		}
+		if (di.sha256 == NULL) {
+			sha256_hex(text, strlen(text), hex);
+			di.sha256 = hex;
+		}
+		/* Fields of its own go to every chunk record (DESIGN 2). */
+		extra = cJSON_Duplicate(rec, 1);
+		for (size_t i = 0; i < RP_NELEM(own); i++)
+			cJSON_DeleteItemFromObjectCaseSensitive(extra, own[i]);
+		di.mtime = di.size = -1;
+		di.format = (enum extract_format)format;
+		di.extra = extra;
+		ingest_bytes(ig, &di, text, strlen(text));
+		cJSON_Delete(extra);
+		cJSON_Delete(rec);
+	}
+	jsonl_close(r);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ingest ig = {
+		.co = { CHUNK_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT },
+		.name = "stdin", .max_size = MAX_SIZE_DEFAULT,
+	};
+	const char *files_from = NULL;
+	int ch, delim = '\n', json = 0, overlap_set = 0, fmt;
+	FILE *f;
+
+	rp_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "0hqv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case '0':
+			delim = '\0';
+			break;
+		case 'h':
+			help();
+		case 'q':
+			rp_verbosity = 0;
+			break;
+		case 'v':
+			rp_verbosity = 2;
+			break;
+		case OPT_CHUNK_SIZE:
+			ig.co.size = rp_parse_ulong(optarg, 50, 1000000,
+			    "--chunk-size");
+			break;
+		case OPT_FILES_FROM:
+			files_from = optarg;
+			break;
+		case OPT_FORMAT:
+			if ((fmt = extract_format_parse(optarg)) < 0)
+				rp_die(RP_EXIT_USAGE, "--format: '%s' is not "
+				    "text, markdown, html, code or auto",
+				    optarg);
+			ig.format = (enum extract_format)fmt;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_MAX_SIZE:
+			ig.max_size = rp_parse_ulong(optarg, 1,
+			    (unsigned long)1 << 40, "--max-size");
+			break;
+		case OPT_NAME:
+			ig.name = optarg;
+			break;
+		case OPT_OVERLAP:
+			ig.co.overlap = rp_parse_ulong(optarg, 0, 500000,
+			    "--overlap");
+			overlap_set = 1;
+			break;
+		case OPT_VERSION:
+			printf("rag-ingest (ragpipe) %s\n", RP_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!overlap_set && ig.co.overlap >= ig.co.size / 2)
+		ig.co.overlap = ig.co.size / 4;
+	if (ig.co.overlap >= ig.co.size / 2)
+		rp_die(RP_EXIT_USAGE, "--overlap must be less than half of "
+		    "--chunk-size (%zu)", ig.co.size);
+	if (json) {
+		if (files_from != NULL || delim == '\0')
+			rp_die(RP_EXIT_USAGE, "--json reads records, not paths: "
+			    "it does not go with --files-from or -0");
+		if (argc == 0)
+			ingest_json(&ig, stdin, "<stdin>");
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "-") == 0) {
+				ingest_json(&ig, stdin, "<stdin>");
+			} else if ((f = fopen(argv[i], "r")) == NULL) {
+				report(&ig, RP_EXIT_IO, "%s: %s", argv[i],
+				    strerror(errno));
+			} else {
+				ingest_json(&ig, f, argv[i]);
+				fclose(f);
+			}
+		}
+		return rp_finish(ig.status);
+	}
+	if (delim == '\0' && files_from == NULL) {
+		if (argc > 0)
+			rp_die(RP_EXIT_USAGE, "-0 without --files-from reads "
+			    "paths from standard input: give no path operands");
+		files_from = "-";
+	}
+	if (files_from == NULL && argc == 0)
+		usage();
+	for (int i = 0; i < argc && !rp_stdout_failed(); i++) {
+		if (strcmp(argv[i], "-") == 0)
+			ingest_stdin(&ig);
+		else
+			ingest_path(&ig, argv[i], 1);
+	}
+	if (files_from != NULL && strcmp(files_from, "-") == 0) {
+		ingest_list(&ig, stdin, "<stdin>", delim);
+	} else if (files_from != NULL) {
+		if ((f = fopen(files_from, "r")) == NULL)
+			rp_die(RP_EXIT_IO, "%s: %s", files_from,
+			    strerror(errno));
+		ingest_list(&ig, f, files_from, delim);
+		fclose(f);
+	}
+	rp_note("%ld documents, %ld chunks", ig.docs, ig.chunks);
+	return rp_finish(ig.status);
+}

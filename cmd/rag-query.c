@@ -1,0 +1,548 @@
+/* rag-query: search the store and print the best chunks as hit records. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rp.h"
+#include "analyze.h"
+#include "embed.h"
+#include "jsonl.h"
+#include "store.h"
+#include "vec.h"
+
+#define TOP_DEFAULT	10
+#define TOP_MAX		10000
+
+/*
+ * Reciprocal rank fusion (Cormack et al. 2009): a hit's fused score is
+ * the sum over the legs that found it of W / (RRF_K + rank).  Each leg
+ * contributes its best RRF_DEPTH hits (or k, if more).  See rag-query(1).
+ */
+#define RRF_K		60.0
+#define RRF_DEPTH	100
+#define W_BM25		1.0
+#define W_VECTOR	1.0
+
+/*
+ * Pseudo-relevance feedback (Rocchio): after the first pass, the
+ * question's vector moves toward the mean vector of the FB_DOCS best
+ * hits, by FB_BETA, and the vector leg runs again.  Measured on the
+ * Cranfield and CISI collections (make eval); see rag-query(1).
+ */
+#define FB_DOCS		5
+#define FB_BETA		1.5f
+
+enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
+
+enum { OPT_EXPLAIN = 256, OPT_FILTER, OPT_MODE, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "db",		required_argument,	NULL, 'd' },
+	{ "explain",	no_argument,		NULL, OPT_EXPLAIN },
+	{ "filter",	required_argument,	NULL, OPT_FILTER },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "mode",	required_argument,	NULL, OPT_MODE },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "top",	required_argument,	NULL, 'k' },
+	{ "version",	no_argument,		NULL, OPT_VERSION },
+	{ NULL,		0,			NULL, 0 }
+};
+
+static const char *const mode_names[] = {
+	[MODE_AUTO] = "auto", [MODE_BM25] = "bm25", [MODE_VECTOR] = "vector",
+	[MODE_HYBRID] = "hybrid",
+};
+
+struct query {
+	struct store	*store;
+	size_t		 k;
+	enum mode	 mode;
+	const char	*filter;
+	int		 explain;
+	int		 status;
+	struct store_vectors vecs;
+	char		*model;		/* the store's embedding model */
+	size_t		 dim;
+	float		*qv;		/* the question's vector */
+	int64_t		 nchunks;	/* for term weights */
+};
+
+enum leg { LEG_BM25, LEG_VECTOR, NLEGS };
+static const char *const leg_names[NLEGS] = { "bm25", "vector" };
+
+/* One chunk found by one or more legs. */
+struct cand {
+	int64_t		 id;
+	double		 score;		/* fused, or the single leg's */
+	double		 leg_score[NLEGS];
+	size_t		 leg_rank[NLEGS];	/* 0: not found by the leg */
+};
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: rag-query [-hq] [--explain] [-d db] [-k n] "
+	    "[--filter glob] [--mode mode]\n"
+	    "                 [question ...]\n");
+	exit(RP_EXIT_USAGE);
+}
+
+static _Noreturn void
+help(void)
+{
+	printf("usage: rag-query [-hq] [--explain] [-d db] [-k n] "
+	    "[--filter glob] [--mode mode]\n"
+	    "                 [question ...]\n"
+	    "Search a store; print the best chunks as JSON lines hit "
+	    "records.\n"
+	    "\n"
+	    "  -d, --db PATH       the store (default $RAG_DB, else "
+	    "$XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "      --explain       add each leg's rank and score to every "
+	    "hit\n"
+	    "      --filter GLOB   only documents whose path matches GLOB "
+	    "(* matches /)\n"
+	    "  -k, --top N         hits per question (default %d)\n"
+	    "      --mode MODE     hybrid (the default when the store has "
+	    "vectors), vector, or bm25\n"
+	    "  -q, --quiet         print errors only\n"
+	    "  -h, --help          show this help\n"
+	    "      --version       show the version\n"
+	    "\n"
+	    "Each operand is one question.  With none, questions are read "
+	    "from standard input,\n"
+	    "one a line: plain text, or {\"query\":\"...\",\"id\":\"q7\"} "
+	    "(the id comes back as \"qid\").\n"
+	    "Exit status: 0 ok (also with no hits), 1 failure, 2 usage, "
+	    "65 some input lines were bad,\n"
+	    "74 the store could not be read.\n", TOP_DEFAULT);
+	exit(RP_EXIT_OK);
+}
+
+static int
+parse_mode(const char *s)
+{
+	for (size_t i = 1; i < RP_NELEM(mode_names); i++)
+		if (strcmp(s, mode_names[i]) == 0)
+			return (int)i;
+	rp_die(RP_EXIT_USAGE, "--mode: '%s' is not one of bm25, vector, "
+	    "hybrid", s);
+}
+
+/* Merge the JSON object text EXTRA into hit H (fields H has win). */
+static void
+merge_extra(cJSON *h, const char *extra)
+{
+	cJSON *x, *item, *next;
+
+	if (extra == NULL || (x = cJSON_Parse(extra)) == NULL)
+		return;
+	for (item = x->child; item != NULL; item = next) {
+		next = item->next;
+		if (item->string == NULL ||
+		    cJSON_GetObjectItemCaseSensitive(h, item->string) != NULL)
+			continue;
+		cJSON_AddItemToObject(h, item->string,
+		    cJSON_DetachItemViaPointer(x, item));
+	}
+	cJSON_Delete(x);
+}
+
+static cJSON *
+hit_record(const struct query *qy, const struct store_row *row, const char *q,
+    const char *qid, size_t rank, const struct cand *c)
+{
+	cJSON *h = cJSON_CreateObject(), *scores, *ex, *leg;
+
+	cJSON_AddStringToObject(h, "query", q);
+	if (qid != NULL)
+		cJSON_AddStringToObject(h, "qid", qid);
+	cJSON_AddNumberToObject(h, "rank", (double)rank);
+	cJSON_AddNumberToObject(h, "score", rp_round(c->score, 9));
+	cJSON_AddStringToObject(h, "doc", row->doc);
+	cJSON_AddNumberToObject(h, "chunk", (double)row->seq);
+	cJSON_AddNumberToObject(h, "line", (double)row->line);
+	if (row->title != NULL)
+		cJSON_AddStringToObject(h, "title", row->title);
+	if (row->section != NULL)
+		cJSON_AddStringToObject(h, "section", row->section);
+	cJSON_AddStringToObject(h, "text", row->text);
+	cJSON_AddNumberToObject(h, "start", (double)row->start);
+	cJSON_AddNumberToObject(h, "end", (double)row->end);
+	merge_extra(h, row->extra);
+	scores = cJSON_AddObjectToObject(h, "scores");
+	for (int l = 0; l < NLEGS; l++)
+		if (c->leg_rank[l] > 0)
+			cJSON_AddNumberToObject(scores, leg_names[l],
+			    rp_round(c->leg_score[l], 9));
+	if (!qy->explain)
+		return h;
+	ex = cJSON_AddObjectToObject(h, "explain");
+	cJSON_AddStringToObject(ex, "mode", mode_names[qy->mode]);
+	for (int l = 0; l < NLEGS; l++) {
+		if (c->leg_rank[l] == 0)
+			continue;
+		leg = cJSON_AddObjectToObject(ex, leg_names[l]);
+		cJSON_AddNumberToObject(leg, "rank", (double)c->leg_rank[l]);
+		cJSON_AddNumberToObject(leg, "score",
+		    rp_round(c->leg_score[l], 9));
+	}
+	if (qy->mode == MODE_HYBRID)
+		cJSON_AddStringToObject(ex, "fusion", "rrf k=60, weights "
+		    "bm25 1, vector 1");
+	return h;
+}
+
+static _Noreturn void
+fail(const struct rp_err *err)
+{
+	rp_report(err, NULL);
+	exit(err->code != 0 ? err->code : RP_EXIT_FAIL);
+}
+
+/* Add leg L's hit ID at RANK with SCORE to the candidates C. */
+static void
+add_cand(struct cand **c, size_t *n, int64_t id, int l, size_t rank,
+    double score)
+{
+	size_t i;
+
+	for (i = 0; i < *n && (*c)[i].id != id; i++)
+		;
+	if (i == *n) {
+		*c = xreallocarray(*c, *n + 1, sizeof(**c));
+		memset(&(*c)[i], 0, sizeof(**c));
+		(*c)[i].id = id;
+		(*n)++;
+	}
+	(*c)[i].leg_rank[l] = rank;
+	(*c)[i].leg_score[l] = score;
+}
+
+static void
+bm25_leg(struct query *qy, const char *q, size_t depth, struct cand **c,
+    size_t *n)
+{
+	struct store_hit *hits;
+	struct rp_err err;
+	char **terms;
+	size_t nterms;
+	long got;
+
+	nterms = analyze_query(q, &terms);
+	got = store_bm25(qy->store, terms, nterms, qy->filter, depth, &hits,
+	    &err);
+	analyze_terms_free(terms, nterms);
+	if (got < 0)
+		fail(&err);
+	for (long i = 0; i < got; i++)
+		add_cand(c, n, hits[i].id, LEG_BM25, (size_t)i + 1,
+		    hits[i].score);
+	free(hits);
+}
+
+/*
+ * embed_weight_fn: a question term's weight is its inverse document
+ * frequency in the store, as BM25 computes it; a term the index lacks
+ * (a typo, say) gets the weight of a term in one chunk.
+ */
+static float
+idf(void *arg, const char *term, size_t n)
+{
+	struct query *qy = arg;
+	struct rp_err err;
+	int64_t df = 0;
+	double N = (double)qy->nchunks;
+
+	if (store_term_df(qy->store, term, n, &df, NULL, &err) != 0)
+		fail(&err);
+	if (df < 1)
+		df = 1;
+	return (float)log(1 + (N - (double)df + 0.5) / ((double)df + 0.5));
+}
+
+/* The vector leg, for the question's vector in qy->qv. */
+static void
+vector_leg(struct query *qy, size_t depth, struct cand **c, size_t *n)
+{
+	struct vec_hit *hits;
+	struct rp_err err;
+	size_t got, rank = 0, want = depth;
+	int64_t id;
+	int rc;
+
+	/* A filter drops hits after the scan, so look deeper with one. */
+	if (qy->filter != NULL)
+		want = RP_MIN(qy->vecs.n, depth * 20);
+	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
+	got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv, want, 0,
+	    hits);
+	for (size_t i = 0; i < got && rank < depth; i++) {
+		id = qy->vecs.ids[hits[i].row];
+		if (qy->filter != NULL) {
+			if ((rc = store_chunk_glob(qy->store, id, qy->filter,
+			    &err)) < 0)
+				fail(&err);
+			if (rc == 0)
+				continue;
+		}
+		add_cand(c, n, id, LEG_VECTOR, ++rank, hits[i].score);
+	}
+	free(hits);
+}
+
+/* The row of chunk ID in the vectors (sorted by id), or -1. */
+static long
+vec_row(const struct store_vectors *v, int64_t id)
+{
+	size_t lo = 0, hi = v->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->ids[lo] == id ? (long)lo : -1;
+}
+
+/*
+ * Move the question's vector toward the vectors of the first FB_DOCS
+ * candidates C (best first), then forget the vector leg's ranks, so
+ * that it can run again with the new vector.
+ */
+static void
+feedback(struct query *qy, struct cand *c, size_t n)
+{
+	float *mean = xcalloc(qy->dim, sizeof(*mean));
+	const float *r;
+	size_t used = 0;
+	long row;
+
+	for (size_t i = 0; i < n && used < FB_DOCS; i++) {
+		if ((row = vec_row(&qy->vecs, c[i].id)) < 0)
+			continue;
+		r = qy->vecs.rows + (size_t)row * qy->dim;
+		for (size_t d = 0; d < qy->dim; d++)
+			mean[d] += r[d];
+		used++;
+	}
+	for (size_t d = 0; used > 0 && d < qy->dim; d++)
+		qy->qv[d] += FB_BETA * mean[d] / (float)used;
+	vec_normalize(qy->qv, qy->dim);
+	free(mean);
+	for (size_t i = 0; i < n; i++)
+		c[i].leg_rank[LEG_VECTOR] = 0;
+}
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The fused score of C: the sum of its legs' reciprocal ranks. */
+static double
+rrf(const struct cand *c)
+{
+	static const double w[NLEGS] = { W_BM25, W_VECTOR };
+	double s = 0;
+
+	for (int l = 0; l < NLEGS; l++)
+		if (c->leg_rank[l] > 0)
+			s += w[l] / (RRF_K + (double)c->leg_rank[l]);
+	return s;
+}
+
+/* Score the candidates as the mode says, best first. */
+static void
+rank(const struct query *qy, struct cand *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		c[i].score = qy->mode == MODE_HYBRID ? rrf(&c[i]) :
+		    c[i].leg_score[qy->mode == MODE_BM25 ? LEG_BM25 :
+		    LEG_VECTOR];
+	rp_sort(c, n, sizeof(*c), cmp_cand);
+}
+
+/* Answer one question; fatal store errors exit. */
+static void
+ask(struct query *qy, const char *q, const char *qid)
+{
+	struct cand *c = NULL;
+	struct store_row row;
+	struct rp_err err;
+	size_t n = 0, depth = qy->mode == MODE_HYBRID ?
+	    RP_MAX(qy->k, (size_t)RRF_DEPTH) : qy->k;
+	cJSON *h;
+
+	if (qy->mode != MODE_VECTOR)
+		bm25_leg(qy, q, depth, &c, &n);
+	if (qy->mode != MODE_BM25) {
+		embed_local_query(q, strlen(q), qy->qv, qy->dim, idf, qy);
+		vector_leg(qy, RP_MAX(depth, (size_t)FB_DOCS), &c, &n);
+		rank(qy, c, n);
+		feedback(qy, c, n);
+		vector_leg(qy, depth, &c, &n);
+		/* Candidates only the first pass found fall out of it. */
+		for (size_t i = 0; i < n; )
+			if (c[i].leg_rank[LEG_BM25] == 0 &&
+			    c[i].leg_rank[LEG_VECTOR] == 0)
+				c[i] = c[--n];
+			else
+				i++;
+	}
+	rank(qy, c, n);
+	for (size_t i = 0; i < n && i < qy->k && !rp_stdout_failed(); i++) {
+		if (store_row_get(qy->store, c[i].id, &row, &err) != 0)
+			fail(&err);
+		h = hit_record(qy, &row, q, qid, i + 1, &c[i]);
+		jsonl_write(stdout, h);
+		cJSON_Delete(h);
+		store_row_release(&row);
+	}
+	rp_flush(stdout);	/* a reader may be waiting on this question */
+	free(c);
+}
+
+/* Questions from standard input: plain lines or {"query","id"} records. */
+static void
+ask_stdin(struct query *qy)
+{
+	struct lines *r = lines_open(stdin, "<stdin>", 1 << 20, '\n');
+	struct rp_err err;
+	const char *q, *why;
+	char *line, idbuf[64];
+	const cJSON *id;
+	cJSON *o;
+	size_t len;
+	int rc;
+
+	while (!rp_stdout_failed() &&
+	    (rc = lines_next(r, &line, &len, &err)) != 0) {
+		if (rc < 0) {
+			rp_report(&err, &qy->status);
+			if (err.code == RP_EXIT_IO)
+				break;
+			continue;
+		}
+		while (len > 0 && (*line == ' ' || *line == '\t'))
+			line++, len--;
+		if (len == 0)
+			continue;
+		if (*line != '{') {
+			ask(qy, line, NULL);
+			continue;
+		}
+		if ((o = jsonl_parse(line, len, &why)) == NULL ||
+		    (q = jsonl_str(o, "query")) == NULL) {
+			rp_err_set(&err, RP_EXIT_DATA, "%s:%lu: %s", "<stdin>",
+			    lines_lineno(r), o == NULL ? why :
+			    "no \"query\" string");
+			rp_report(&err, &qy->status);
+			cJSON_Delete(o);
+			continue;
+		}
+		id = cJSON_GetObjectItemCaseSensitive(o, "id");
+		if (cJSON_IsNumber(id))
+			snprintf(idbuf, sizeof(idbuf), "%.17g", id->valuedouble);
+		ask(qy, q, cJSON_IsString(id) ? id->valuestring :
+		    cJSON_IsNumber(id) ? idbuf : NULL);
+		cJSON_Delete(o);
+	}
+	lines_close(r);
+}
+
+/*
+ * Settle the mode from the store: hybrid when it has vectors, else
+ * BM25; map the vectors when a mode needs them.
+ */
+static void
+open_vectors(struct query *qy)
+{
+	struct rp_err err;
+	int rc;
+
+	if ((rc = store_model(qy->store, &qy->model, &qy->dim, &err)) < 0)
+		fail(&err);
+	if (qy->mode == MODE_AUTO)
+		qy->mode = rc == 1 ? MODE_HYBRID : MODE_BM25;
+	if (qy->mode == MODE_BM25)
+		return;
+	if (rc == 0)
+		rp_die(RP_EXIT_USAGE, "--mode %s: %s has no vectors (index "
+		    "through rag-embed, or use --mode bm25)",
+		    mode_names[qy->mode], store_path(qy->store));
+	if (!embed_local_model(qy->model, &qy->dim))
+		rp_die(RP_EXIT_UNAVAIL, "%s: cannot embed questions with the "
+		    "store's model '%s'", store_path(qy->store), qy->model);
+	if (store_vectors(qy->store, &qy->vecs, &err) != 0 ||
+	    store_term_df(qy->store, "", 0, NULL, &qy->nchunks, &err) != 0)
+		fail(&err);
+	qy->qv = xreallocarray(NULL, qy->dim, sizeof(float));
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct query qy = { .k = TOP_DEFAULT };
+	struct rp_err err;
+	const char *db = NULL;
+	char *dbpath = NULL;
+	int ch;
+
+	rp_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "d:hk:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			help();
+		case 'k':
+			qy.k = rp_parse_ulong(optarg, 1, TOP_MAX, "-k");
+			break;
+		case 'q':
+			rp_verbosity = 0;
+			break;
+		case OPT_EXPLAIN:
+			qy.explain = 1;
+			break;
+		case OPT_FILTER:
+			qy.filter = optarg;
+			break;
+		case OPT_MODE:
+			qy.mode = parse_mode(optarg);
+			break;
+		case OPT_VERSION:
+			printf("rag-query (ragpipe) %s\n", RP_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (db == NULL && (db = dbpath = store_default_path(getenv)) == NULL)
+		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
+	if ((qy.store = store_open(db, STORE_READONLY, &err)) == NULL) {
+		rp_report(&err, NULL);
+		return err.code;
+	}
+	open_vectors(&qy);
+	if (argc == 0)
+		ask_stdin(&qy);
+	for (int i = 0; i < argc && !rp_stdout_failed(); i++)
+		ask(&qy, argv[i], NULL);
+	store_close(qy.store);
+	free(qy.model);
+	free(qy.qv);
+	free(dbpath);
+	return rp_finish(qy.status);
+}

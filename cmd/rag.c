@@ -1,0 +1,529 @@
+/* rag: the front command; `rag X` runs rag-X, plus status. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rp.h"
+#include "buf.h"
+#include "jsonl.h"
+#include "store.h"
+
+extern char **environ;
+
+enum { OPT_JSON = 256, OPT_VERSION };
+
+/* Subcommands: external ones run rag-NAME; the others are here. */
+struct command {
+	const char	*name;
+	int		(*run)(int, char **, const char *);	/* NULL: rag-NAME */
+	const char	*what;
+};
+
+static int	cmd_add(int, char **, const char *);
+static int	cmd_ask(int, char **, const char *);
+static int	cmd_status(int, char **, const char *);
+
+static const struct command commands[] = {
+	{ "add",	cmd_add,	"ingest, embed and index documents" },
+	{ "answer",	NULL,		"answer questions from hit records" },
+	{ "ask",	cmd_ask,	"answer a question from the store" },
+	{ "embed",	NULL,		"add embeddings to chunk records" },
+	{ "eval",	NULL,		"measure retrieval against judgments" },
+	{ "index",	NULL,		"write records into the store" },
+	{ "ingest",	NULL,		"find documents and split them into "
+					"chunk records" },
+	{ "query",	NULL,		"search the store" },
+	{ "status",	cmd_status,	"show what a store holds" },
+};
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: rag [-h] [--version] command [args ...]\n");
+	exit(RP_EXIT_USAGE);
+}
+
+static _Noreturn void
+help(void)
+{
+	printf("usage: rag [-h] [--version] command [args ...]\n"
+	    "Answer questions from your own documents, from the shell.\n"
+	    "\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < RP_NELEM(commands); i++)
+		printf("  %-8s %s\n", commands[i].name, commands[i].what);
+	printf("\n"
+	    "'rag X args' runs 'rag-X args' (from rag's own directory first, "
+	    "then PATH);\n"
+	    "'rag X --help' shows the options of each command.\n"
+	    "Exit status: that of the command; 2 for an unknown command.\n");
+	exit(RP_EXIT_OK);
+}
+
+/* The directory this executable is in, or NULL. */
+static char *
+self_dir(const char *argv0)
+{
+	char path[PATH_MAX], *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n > 0)
+		path[n] = '\0';
+	else if (strchr(argv0, '/') != NULL && strlen(argv0) < sizeof(path))
+		snprintf(path, sizeof(path), "%s", argv0);
+	else
+		return NULL;
+	if ((slash = strrchr(path, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	return xstrdup(path);
+}
+
+/* Run rag-NAME with ARGV (argv[0] is replaced); returns only on error. */
+static int
+run_external(const char *argv0, const char *name, char **argv)
+{
+	char *prog = xasprintf("rag-%s", name), *dir, *path;
+	int e;
+
+	argv[0] = prog;
+	if ((dir = self_dir(argv0)) != NULL) {
+		path = xasprintf("%s/%s", dir, prog);
+		if (access(path, X_OK) == 0)
+			execv(path, argv);
+		free(path);
+		free(dir);
+	}
+	execvp(prog, argv);
+	e = errno;
+	rp_warn("cannot run '%s': %s", prog, strerror(e));
+	free(prog);
+	return e == ENOENT ? RP_EXIT_UNAVAIL : RP_EXIT_FAIL;
+}
+
+static void
+print_status(const char *db, const struct store_stats *st, int json)
+{
+	char when[64] = "never";
+	time_t t = (time_t)st->last_indexed;
+	struct tm tm;
+	cJSON *o;
+
+	if (json) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "db", db);
+		cJSON_AddNumberToObject(o, "schema_version", st->schema_version);
+		cJSON_AddNumberToObject(o, "documents", (double)st->documents);
+		cJSON_AddNumberToObject(o, "chunks", (double)st->chunks);
+		cJSON_AddNumberToObject(o, "bytes", (double)st->text_bytes);
+		cJSON_AddNumberToObject(o, "stored_bytes",
+		    (double)st->stored_bytes);
+		cJSON_AddNumberToObject(o, "file_bytes", (double)st->file_bytes);
+		cJSON_AddNumberToObject(o, "last_indexed",
+		    (double)st->last_indexed);
+		cJSON_AddNumberToObject(o, "vectors", (double)st->vectors);
+		if (st->model[0] != '\0') {
+			cJSON_AddStringToObject(o, "model", st->model);
+			cJSON_AddNumberToObject(o, "dimensions",
+			    (double)st->dim);
+			cJSON_AddBoolToObject(o, "vectors_fresh",
+			    st->vectors_fresh);
+		}
+		jsonl_write(stdout, o);
+		cJSON_Delete(o);
+		return;
+	}
+	if (st->last_indexed > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rp_printf(stdout, "store           %s\n"
+	    "schema version  %d\n"
+	    "documents       %lld\n"
+	    "chunks          %lld\n"
+	    "text            %lld bytes (%lld compressed)\n"
+	    "file            %lld bytes\n"
+	    "last indexed    %s\n", db, st->schema_version,
+	    (long long)st->documents, (long long)st->chunks,
+	    (long long)st->text_bytes, (long long)st->stored_bytes,
+	    (long long)st->file_bytes, when);
+	if (st->model[0] != '\0')
+		rp_printf(stdout, "vectors         %lld, %s, %zu dimensions, "
+		    "vector file %s\n", (long long)st->vectors, st->model,
+		    st->dim, st->vectors_fresh ? "fresh" : "stale (rebuilt "
+		    "by the next query)");
+	else
+		rp_printf(stdout, "vectors         none\n");
+}
+
+/* A growable argument vector for one stage. */
+struct args {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+args_add(struct args *a, const char *s)
+{
+	a->v = xreallocarray(a->v, a->n + 2, sizeof(*a->v));
+	a->v[a->n++] = xstrdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void
+args_free(struct args *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+}
+
+/* The path to run rag-NAME by: beside rag if there, else NAME for PATH. */
+static char *
+stage_path(const char *argv0, const char *prog)
+{
+	char *dir, *path;
+
+	if ((dir = self_dir(argv0)) != NULL) {
+		path = xasprintf("%s/%s", dir, prog);
+		free(dir);
+		if (access(path, X_OK) == 0)
+			return path;
+		free(path);
+	}
+	return xstrdup(prog);
+}
+
+/*
+ * Run the N stages joined by pipes and wait for all of them.  The first
+ * stage (in pipeline order) that fails sets the status, and is named.
+ */
+static int
+run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid[8];
+	int in = -1, p[2], status = 0, ws, code;
+	char *path;
+
+	for (size_t i = 0; i < n; i++) {
+		p[0] = p[1] = -1;
+		if (i + 1 < n && pipe(p) != 0)
+			rp_die(RP_EXIT_FAIL, "%s: pipe: %s", cmd,
+			    strerror(errno));
+		posix_spawn_file_actions_init(&fa);
+		if (in >= 0)
+			posix_spawn_file_actions_adddup2(&fa, in, 0);
+		if (p[1] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+		if (in >= 0)
+			posix_spawn_file_actions_addclose(&fa, in);
+		if (p[0] >= 0) {
+			posix_spawn_file_actions_addclose(&fa, p[0]);
+			posix_spawn_file_actions_addclose(&fa, p[1]);
+		}
+		path = stage_path(argv0, st[i].v[0]);
+		if ((errno = posix_spawnp(&pid[i], path, &fa, NULL, st[i].v,
+		    environ)) != 0) {
+			rp_warn("%s: cannot run '%s': %s", cmd, st[i].v[0],
+			    strerror(errno));
+			pid[i] = -1;
+			rp_status(&status, errno == ENOENT ? RP_EXIT_UNAVAIL :
+			    RP_EXIT_FAIL);
+		}
+		free(path);
+		posix_spawn_file_actions_destroy(&fa);
+		if (in >= 0)
+			close(in);
+		if (p[1] >= 0)
+			close(p[1]);
+		in = p[0];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pid[i] < 0)
+			continue;
+		while (waitpid(pid[i], &ws, 0) < 0 && errno == EINTR)
+			;
+		code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		if (code == 0 || status != 0)
+			continue;
+		status = code;
+		if (WIFSIGNALED(ws))
+			rp_warn("%s: %s was killed by signal %d", cmd,
+			    st[i].v[0], WTERMSIG(ws));
+		else if (code != RP_EXIT_NOANSWER)
+			rp_warn("%s: %s failed (exit status %d)", cmd,
+			    st[i].v[0], code);
+	}
+	return status;
+}
+
+/* An option of rag add or rag ask, and the stages it goes to. */
+struct route {
+	const char	*name;
+	int		 has_arg;
+	int		 shortopt;	/* 0: none */
+	unsigned	 stages;	/* bit i: stage i */
+};
+
+/*
+ * Parse ARGV by ROUTES, appending each option to the stages it belongs
+ * to; USAGE is printed on a bad option.  Returns optind.
+ */
+static int
+route_options(int argc, char **argv, const struct route *r, size_t nr,
+    struct args *st, size_t ns, const char *usage_line)
+{
+	struct option lo[32];
+	char shorts[64] = "+h", opt[64];
+	size_t ls = 2;
+	int ch;
+
+	for (size_t i = 0; i < nr; i++) {
+		lo[i] = (struct option){ r[i].name, r[i].has_arg, NULL,
+		    256 + (int)i };
+		if (r[i].shortopt != 0) {
+			shorts[ls++] = (char)r[i].shortopt;
+			if (r[i].has_arg)
+				shorts[ls++] = ':';
+		}
+	}
+	lo[nr] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[nr + 1] = (struct option){ NULL, 0, NULL, 0 };
+	shorts[ls] = '\0';
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+		size_t i;
+
+		if (ch == 'h') {
+			printf("%s", usage_line);
+			exit(RP_EXIT_OK);
+		}
+		for (i = 0; i < nr; i++)
+			if (ch == 256 + (int)i || (r[i].shortopt != 0 &&
+			    ch == r[i].shortopt))
+				break;
+		if (i == nr) {
+			fprintf(stderr, "%s", usage_line);
+			exit(RP_EXIT_USAGE);
+		}
+		snprintf(opt, sizeof(opt), "--%s", r[i].name);
+		for (size_t j = 0; j < ns; j++) {
+			if (!(r[i].stages & (1u << j)))
+				continue;
+			args_add(&st[j], opt);
+			if (r[i].has_arg)
+				args_add(&st[j], optarg);
+		}
+	}
+	return optind;
+}
+
+#define INGEST	(1u << 0)
+#define EMBED	(1u << 1)
+#define INDEX	(1u << 2)
+
+static const char add_usage[] =
+    "usage: rag add [-0hqv] [--json] [--strict] [-d db] [--batch n] "
+    "[--chunk-size n]\n"
+    "               [--dimensions n] [--files-from file] [--format fmt] "
+    "[--jobs n]\n"
+    "               [--max-size bytes] [--model name] [--name name] "
+    "[--overlap n]\n"
+    "               [--provider name] [path ...]\n"
+    "Ingest, embed and index documents into a store in one go:\n"
+    "rag-ingest | rag-embed | rag-index, each option going to its stage.\n";
+
+static int
+cmd_add(int argc, char **argv, const char *argv0)
+{
+	static const struct route r[] = {
+		{ "batch", 1, 0, EMBED },
+		{ "chunk-size", 1, 0, INGEST },
+		{ "db", 1, 'd', INDEX },
+		{ "dimensions", 1, 0, EMBED },
+		{ "files-from", 1, 0, INGEST },
+		{ "format", 1, 0, INGEST },
+		{ "jobs", 1, 0, EMBED },
+		{ "json", 0, 0, INGEST },
+		{ "max-size", 1, 0, INGEST },
+		{ "model", 1, 0, EMBED },
+		{ "name", 1, 0, INGEST },
+		{ "null", 0, '0', INGEST },
+		{ "overlap", 1, 0, INGEST },
+		{ "provider", 1, 0, EMBED },
+		{ "quiet", 0, 'q', INGEST | EMBED | INDEX },
+		{ "strict", 0, 0, EMBED | INDEX },
+		{ "verbose", 0, 'v', INGEST | EMBED | INDEX },
+	};
+	struct args st[3] = { { NULL, 0 } };
+	int i, rc;
+
+	args_add(&st[0], "rag-ingest");
+	args_add(&st[1], "rag-embed");
+	args_add(&st[2], "rag-index");
+	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage);
+	for (; i < argc; i++)
+		args_add(&st[0], argv[i]);
+	rc = run_pipeline(argv0, "add", st, 3);
+	for (i = 0; i < 3; i++)
+		args_free(&st[i]);
+	return rc;
+}
+
+static const char ask_usage[] =
+    "usage: rag ask [-hq] [--json] [-d db] [-k n] [--filter glob] "
+    "[--max-chars n]\n"
+    "               [--mode mode] [--provider name] [--sentences n] "
+    "[question ...]\n"
+    "Answer a question from a store: rag-query | rag-answer.  The words "
+    "given are one\n"
+    "question; with none, questions are read from standard input, one a "
+    "line.\n";
+
+static int
+cmd_ask(int argc, char **argv, const char *argv0)
+{
+	static const struct route r[] = {
+		{ "db", 1, 'd', 1 },
+		{ "filter", 1, 0, 1 },
+		{ "json", 0, 0, 2 },
+		{ "max-chars", 1, 0, 2 },
+		{ "mode", 1, 0, 1 },
+		{ "provider", 1, 0, 2 },
+		{ "quiet", 0, 'q', 1 | 2 },
+		{ "sentences", 1, 0, 2 },
+		{ "top", 1, 'k', 1 },
+	};
+	struct args st[2] = { { NULL, 0 } };
+	struct buf q = BUF_INIT;
+	int i, rc;
+
+	args_add(&st[0], "rag-query");
+	args_add(&st[1], "rag-answer");
+	i = route_options(argc, argv, r, RP_NELEM(r), st, 2, ask_usage);
+	for (int j = i; j < argc; j++) {
+		if (j > i)
+			buf_addc(&q, ' ');
+		buf_adds(&q, argv[j]);
+	}
+	if (i < argc) {
+		args_add(&st[0], "--");
+		args_add(&st[0], buf_str(&q));
+	}
+	buf_release(&q);
+	rc = run_pipeline(argv0, "ask", st, 2);
+	for (i = 0; i < 2; i++)
+		args_free(&st[i]);
+	return rc;
+}
+
+static int
+cmd_status(int argc, char **argv, const char *argv0)
+{
+	static const struct option opts[] = {
+		{ "db",		required_argument,	NULL, 'd' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct store_stats st;
+	struct store *s;
+	struct rp_err err;
+	const char *db = NULL;
+	char *dbpath = NULL;
+	int ch, json = 0;
+
+	(void)argv0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			printf("usage: rag status [-h] [--json] [-d db]\n"
+			    "Show what a store holds.\n"
+			    "\n"
+			    "  -d, --db PATH   the store (default $RAG_DB, "
+			    "else $XDG_DATA_HOME/ragpipe/store.db)\n"
+			    "      --json      print one JSON object\n"
+			    "  -h, --help      show this help\n");
+			return RP_EXIT_OK;
+		case OPT_JSON:
+			json = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: rag status [-h] [--json] "
+			    "[-d db]\n");
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: rag status [-h] [--json] [-d db]\n");
+		return RP_EXIT_USAGE;
+	}
+	if (db == NULL && (db = dbpath = store_default_path(getenv)) == NULL)
+		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
+	if ((s = store_open(db, STORE_READONLY, &err)) == NULL) {
+		free(dbpath);
+		rp_report(&err, NULL);
+		return err.code;
+	}
+	if (store_stats(s, &st, &err) != 0) {
+		store_close(s);
+		free(dbpath);
+		rp_report(&err, NULL);
+		return err.code;
+	}
+	print_status(db, &st, json);
+	store_close(s);
+	free(dbpath);
+	return RP_EXIT_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, OPT_VERSION },
+		{ NULL,		0,		NULL, 0 }
+	};
+	const char *argv0 = argv[0];
+	int ch;
+
+	rp_init(argv[0]);
+	/* "+": stop at the command name; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			help();
+		case OPT_VERSION:
+			printf("rag (ragpipe) %s\n", RP_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage();
+	if (strcmp(argv[0], "help") == 0)
+		help();
+	for (size_t i = 0; i < RP_NELEM(commands); i++) {
+		if (strcmp(argv[0], commands[i].name) != 0)
+			continue;
+		if (commands[i].run != NULL)
+			return rp_finish(commands[i].run(argc, argv, argv0));
+		return run_external(argv0, argv[0], argv);
+	}
+	rp_die(RP_EXIT_USAGE, "'%s' is not a rag command (see rag --help)",
+	    argv[0]);
+}

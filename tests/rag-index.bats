@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# rag-index: writing records and deletions into the store.
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "rag-index: indexes chunk records; rag status counts them" {
+	rag-ingest "$FIXTURES/docs" >chunks.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" <chunks.jsonl
+	assert_equal "$output" ""
+	assert_equal "$stderr" ""
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -r .documents <<<"$output")" 5
+	assert_equal "$(jq -r .chunks <<<"$output")" "$(wc -l <chunks.jsonl | tr -d ' ')"
+	assert_equal "$(jq -r .schema_version <<<"$output")" 1
+	assert_equal "$(jq -r '.bytes > 1000' <<<"$output")" true
+}
+
+@test "rag-index: a malformed line is reported with its number; the rest is indexed" {
+	printf '%s\n' '{"doc":"a","text":"apple pie"}' '{"doc":' '{"doc":"b","text":"banana bread"}' >in
+	run -65 --separate-stderr rag-index -d "$DB" <in
+	assert_equal "$stderr" "rag-index: <stdin>:2: not valid JSON"
+	run -0 rag-query -d "$DB" banana
+	assert_equal "$(jq -r .doc <<<"$output")" b
+	run -0 rag-query -d "$DB" apple
+	assert_equal "$(jq -r .doc <<<"$output")" a
+}
+
+@test "rag-index: records in a named file are reported as file:line" {
+	printf '%s\n' '{"doc":"a","text":"x"}' '{"doc":"b"}' >recs.jsonl
+	run -65 --separate-stderr rag-index -d "$DB" recs.jsonl
+	assert_equal "$stderr" "rag-index: recs.jsonl:2: record has no 'text'"
+}
+
+@test "rag-index: indexing the same input twice leaves the same store" {
+	rag-ingest "$FIXTURES/docs" >chunks.jsonl
+	rag-index -d "$DB" <chunks.jsonl
+	one=$(rag status -d "$DB" --json | jq -c '[.documents, .chunks, .bytes]')
+	q1=$(rag-query -d "$DB" -k 20 "rent lease boiler bread" | jq -c '[.doc, .chunk, .text]')
+	rag-index -d "$DB" <chunks.jsonl
+	two=$(rag status -d "$DB" --json | jq -c '[.documents, .chunks, .bytes]')
+	q2=$(rag-query -d "$DB" -k 20 "rent lease boiler bread" | jq -c '[.doc, .chunk, .text]')
+	assert_equal "$one" "$two"
+	assert_equal "$q1" "$q2"
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM chunks')" "$(wc -l <chunks.jsonl | tr -d ' ')"
+}
+
+@test "rag-index: a new version of a document replaces all its chunks" {
+	printf '%s\n' '{"doc":"a","chunk":0,"nchunks":2,"text":"old alpha"}' \
+	    '{"doc":"a","chunk":1,"nchunks":2,"text":"old beta"}' | rag-index -d "$DB"
+	echo '{"doc":"a","chunk":0,"nchunks":1,"text":"new gamma"}' | rag-index -d "$DB"
+	run -0 rag-query -d "$DB" "alpha beta"
+	assert_equal "$output" ""
+	run -0 rag-query -d "$DB" gamma
+	assert_equal "$(jq -r .text <<<"$output")" "new gamma"
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM chunks')" 1
+}
+
+@test "rag-index: {\"op\":\"delete\"} removes a document and its index entries" {
+	rag-ingest "$FIXTURES/docs" | rag-index -d "$DB"
+	doc=$(rag-query -d "$DB" boiler | jq -r .doc | head -1)
+	printf '{"op":"delete","doc":"%s"}\n{"op":"delete","doc":"never/there"}\n' "$doc" >del
+	run -0 --separate-stderr rag-index -d "$DB" --json <del
+	assert_equal "$(jq -c '[.deleted, .not_found, .bad]' <<<"$output")" "[1,1,0]"
+	run -0 rag-query -d "$DB" boiler pressure
+	[[ $output != *boiler.html* ]]
+	assert_equal "$(rag status -d "$DB" --json | jq .documents)" 4
+}
+
+@test "rag-index: an incomplete document is refused, the others indexed" {
+	printf '%s\n' '{"doc":"a","chunk":0,"nchunks":3,"text":"one"}' \
+	    '{"doc":"a","chunk":1,"nchunks":3,"text":"two"}' \
+	    '{"doc":"b","chunk":0,"nchunks":1,"text":"three"}' >in
+	run -65 --separate-stderr rag-index -d "$DB" <in
+	assert_equal "$stderr" "rag-index: <stdin>:1: document 'a' is incomplete: 2 of 3 chunks arrived; not indexed"
+	assert_equal "$(sqlite3 "$DB" 'SELECT group_concat(path) FROM docs')" b
+}
+
+@test "rag-index: interleaved documents with nchunks are gathered" {
+	printf '%s\n' '{"doc":"a","chunk":0,"nchunks":2,"text":"one"}' \
+	    '{"doc":"b","chunk":0,"nchunks":1,"text":"two"}' \
+	    '{"doc":"a","chunk":1,"nchunks":2,"text":"three"}' >in
+	run -0 rag-index -d "$DB" <in
+	assert_equal "$(sqlite3 "$DB" 'SELECT group_concat(nchunks) FROM (SELECT nchunks FROM docs ORDER BY path)')" "2,1"
+}
+
+@test "rag-index: --json prints a summary on stdout" {
+	rag-ingest "$FIXTURES/docs" >chunks.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json <chunks.jsonl
+	assert_equal "$(jq -c '[.documents, .deleted, .bad]' <<<"$output")" "[5,0,0]"
+	assert_equal "$(jq -r .chunks <<<"$output")" "$(wc -l <chunks.jsonl | tr -d ' ')"
+}
+
+@test "rag-index: -v prints the summary on stderr" {
+	run -0 --separate-stderr rag-index -v -d "$DB" <<<'{"doc":"a","text":"x"}'
+	[[ $stderr == "rag-index: $DB: indexed 1 documents (1 chunks), deleted 0, not found 0, bad records 0, "*" s" ]]
+}
+
+@test "rag-index: --strict stops at the first bad record and commits nothing of the batch" {
+	printf '%s\n' '{"doc":"a","text":"x"}' '{"nodoc":1}' '{"doc":"b","text":"y"}' >in
+	run -65 --separate-stderr rag-index --strict -d "$DB" <in
+	[[ ${stderr_lines[0]} == "rag-index: <stdin>:2: record has no 'doc'" ]]
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM docs')" 0
+}
+
+@test "rag-index: unknown ops and wrong types are bad records" {
+	printf '%s\n' '{"op":"frob","doc":"a"}' '{"doc":"a","text":5}' '{"doc":"a","text":"ok","nchunks":-1}' >in
+	run -65 --separate-stderr rag-index -d "$DB" <in
+	assert_equal "${stderr_lines[0]}" "rag-index: <stdin>:1: unknown op 'frob'"
+	assert_equal "${stderr_lines[1]}" "rag-index: <stdin>:2: 'text' is not a string"
+	assert_equal "${stderr_lines[2]}" "rag-index: <stdin>:3: 'nchunks' is not a whole number"
+}
+
+@test "rag-index: the store defaults to RAG_DB, then XDG_DATA_HOME" {
+	RAG_DB=$T/env.db run -0 rag-index <<<'{"doc":"a","text":"x"}'
+	[ -f "$T/env.db" ]
+	run -0 rag-index <<<'{"doc":"a","text":"x"}'
+	[ -f "$XDG_DATA_HOME/ragpipe/store.db" ]
+}
+
+@test "rag-index: a file that is not a store is refused and left alone" {
+	echo "precious notes, not a database at all, and long enough....." >notes.db
+	cp notes.db before
+	run -65 --separate-stderr rag-index -d notes.db <<<'{"doc":"a","text":"x"}'
+	[[ $stderr == "rag-index: notes.db: "*"not a database"* ]]
+	cmp notes.db before
+	sqlite3 other.db 'CREATE TABLE t(x)'
+	run -65 --separate-stderr rag-index -d other.db <<<'{"doc":"a","text":"x"}'
+	assert_equal "$stderr" "rag-index: other.db: not a ragpipe store"
+}
+
+@test "rag-index: a store in a missing directory is an I/O error" {
+	run -74 --separate-stderr rag-index -d "$T/no/such/dir/kb.db" <<<'{"doc":"a","text":"x"}'
+	[[ $stderr == "rag-index: $T/no/such/dir/kb.db: "* ]]
+}
+
+@test "rag-index: embeddings are stored; the store records its model" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 >emb.jsonl
+	run -0 rag-index -d "$DB" <emb.jsonl
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.model, .dimensions, .vectors == .chunks, .vectors_fresh]' <<<"$output")" '["local:hash-v1-64",64,true,true]'
+	[ -f "$DB-vec" ]
+}
+
+@test "rag-index: records of another model or dimension are refused, never mixed" {
+	echo '{"doc":"a","text":"alpha"}' | rag-embed --dimensions 64 | rag-index -d "$DB"
+	echo '{"doc":"b","text":"beta"}' | rag-embed --dimensions 32 >b32
+	run -65 --separate-stderr rag-index -d "$DB" <b32
+	assert_equal "$stderr" "rag-index: <stdin>:1: document 'b': 'model' is local:hash-v1-32 with 32 dimensions, but the store holds local:hash-v1-64 with 64; use another store for another model"
+	run -65 --separate-stderr rag-index -d "$DB" <<<'{"doc":"c","text":"gamma"}'
+	assert_equal "$stderr" "rag-index: <stdin>:1: document 'c': record has no embedding, but the store holds local:hash-v1-64 vectors (put rag-embed in the pipeline)"
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM chunks')" 1
+	# The other way round: a store of plain chunks takes no embeddings.
+	echo '{"doc":"a","text":"alpha"}' | rag-index -d plain.db
+	run -65 --separate-stderr rag-index -d plain.db <b32
+	[[ $stderr == *"record has an embedding, but the store holds 1 chunks without one"* ]]
+	# Deletions and empty documents need no embedding.
+	run -0 rag-index -d "$DB" <<<'{"op":"delete","doc":"a"}'
+}
+
+@test "rag-index: embedding_b64 is accepted; bad embeddings are bad records" {
+	echo '{"doc":"a","text":"alpha"}' | rag-embed --b64 --dimensions 16 >a.jsonl
+	printf '%s\n' '{"doc":"b","text":"x","embedding":[1,"two"],"model":"m"}' \
+	    '{"doc":"c","text":"x","embedding":[1,2]}' \
+	    '{"doc":"d","text":"x","embedding_b64":"@@@@","model":"m"}' >bad.jsonl
+	run -0 rag-index -d "$DB" <a.jsonl
+	run -65 --separate-stderr rag-index -d "$DB" <bad.jsonl
+	assert_equal "${stderr_lines[0]}" "rag-index: <stdin>:1: document 'b': chunk 0: 'embedding' value 2 is not a finite number"
+	assert_equal "${stderr_lines[1]}" "rag-index: <stdin>:2: document 'c': chunk 0: an embedding without a 'model'"
+	assert_equal "${stderr_lines[2]}" "rag-index: <stdin>:3: document 'd': chunk 0: embedding is not valid base64"
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM vectors')" 1
+}

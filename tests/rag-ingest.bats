@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# rag-ingest: finding documents, extracting text, chunk records.
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "rag-ingest: a directory is walked in name order, hidden and binary files skipped" {
+	run -0 --separate-stderr rag-ingest -v "$FIXTURES/docs"
+	docs=$(jq -r .doc <<<"$output" | uniq | sed "s|$FIXTURES/||" | paste -sd, -)
+	assert_equal "$docs" "docs/boiler.html,docs/lease.md,docs/sub/recipes.txt,docs/sub/tokyo.txt,docs/sub/util.py"
+	[[ $stderr == *"archive.zip: skipped: binary file"* ]]
+	[[ $output != *secret* ]]
+}
+
+@test "rag-ingest: piped, stderr carries no notes without -v" {
+	run -0 --separate-stderr rag-ingest "$FIXTURES/docs"
+	assert_equal "$stderr" ""
+}
+
+@test "rag-ingest: chunk records carry every field of the format" {
+	cp -r "$FIXTURES/docs" d
+	run -0 --separate-stderr rag-ingest d/sub/recipes.txt
+	r=$(head -1 <<<"$output")
+	assert_equal "$(jq -r '[.doc, .chunk, .nchunks, .start, .line, .size] | @tsv' <<<"$r")" \
+	    "d/sub/recipes.txt	0	1	0	1	160"
+	assert_equal "$(jq -r .doc_sha256 <<<"$r")" "$(sha256sum d/sub/recipes.txt | cut -d' ' -f1)"
+	assert_equal "$(jq -r .mtime <<<"$r")" "$(stat -c %Y d/sub/recipes.txt)"
+	assert_equal "$(jq -r '.text | startswith("Bread")' <<<"$r")" true
+	assert_equal "$(jq -r '.end - .start > 100' <<<"$r")" true
+}
+
+@test "rag-ingest: document names are normalised paths" {
+	cp -r "$FIXTURES/docs" d
+	run -0 rag-ingest ./d//sub/ d/./lease.md
+	assert_equal "$(jq -r .doc <<<"$output" | uniq | paste -sd, -)" \
+	    "d/sub/recipes.txt,d/sub/tokyo.txt,d/sub/util.py,d/lease.md"
+}
+
+@test "rag-ingest: Markdown headings give title and section; line points into the file" {
+	cp "$FIXTURES/docs/lease.md" .
+	run -0 rag-ingest --chunk-size 120 --overlap 0 lease.md
+	assert_equal "$(jq -r .title <<<"$output" | sort -u)" "Flat lease"
+	r=$(jq -c 'select(.text | contains("The lease ends"))' <<<"$output" | head -1)
+	assert_equal "$(jq -r .section <<<"$r")" "Renewal"
+	line=$(jq -r .line <<<"$r")
+	first=$(jq -r '.text | split("\n")[0]' <<<"$r")
+	assert_equal "$(sed -n "${line}p" lease.md)" "$first"
+	assert_equal "$(jq -r 'select(.text | contains("consumer price")) | .section' <<<"$output")" \
+	    "Renewal > Options"
+}
+
+@test "rag-ingest: fenced code and tables are never split" {
+	cp "$FIXTURES/docs/lease.md" .
+	run -0 rag-ingest --chunk-size 60 --overlap 0 lease.md
+	assert_equal "$(jq -r 'select(.text | contains("```sh")) | .text | contains("ls ~/letters/renewal\n```")' <<<"$output")" true
+	assert_equal "$(jq -r 'select(.text | contains("| item")) | .text | contains("| parking | 60   |")' <<<"$output")" true
+}
+
+@test "rag-ingest: HTML gives text only, entities decoded, script and style dropped" {
+	cp "$FIXTURES/docs/boiler.html" .
+	run -0 rag-ingest boiler.html
+	text=$(jq -r .text <<<"$output")
+	[[ $text == *"twelve months & the pressure"* ]]
+	[[ $text == *"between 1 and 1.5 bar"* ]]
+	[[ $text != *secret* && $text != *color* && $text != *"<p>"* ]]
+	assert_equal "$(jq -r .title <<<"$output" | sort -u)" "Boiler manual"
+	run -0 rag-ingest --chunk-size 100 --overlap 0 boiler.html
+	assert_equal "$(jq -r 'select(.text | contains("reset button")) | .section' <<<"$output")" "Resetting"
+}
+
+@test "rag-ingest: source code gets the enclosing definition as its section" {
+	cp "$FIXTURES/docs/sub/util.py" .
+	run -0 rag-ingest --chunk-size 60 --overlap 0 util.py
+	assert_equal "$(jq -r 'select(.text | contains("self.items")) | .section' <<<"$output")" "class Cache:"
+}
+
+@test "rag-ingest: - reads one document from stdin, named by --name" {
+	run -0 rag-ingest --name notes/today.md - <<<"# Today
+Bought milk."
+	assert_equal "$(jq -r '[.doc, .title, .nchunks] | @tsv' <<<"$output")" "notes/today.md	Today	1"
+	run -0 rag-ingest --format text - <<<"# not a heading"
+	assert_equal "$(jq -c '[.doc, .title]' <<<"$output")" '["stdin",null]'
+}
+
+@test "rag-ingest: --files-from and -0 take path lists" {
+	cp -r "$FIXTURES/docs" d
+	printf 'd/lease.md\n\nd/sub/recipes.txt\n' >list
+	run -0 rag-ingest --files-from list
+	assert_equal "$(jq -r .doc <<<"$output" | uniq | paste -sd, -)" "d/lease.md,d/sub/recipes.txt"
+	printf 'd/sub/tokyo.txt\0d/boiler.html\0' >list0
+	run -0 rag-ingest -0 <list0
+	assert_equal "$(jq -r .doc <<<"$output" | uniq | paste -sd, -)" "d/sub/tokyo.txt,d/boiler.html"
+	run -0 rag-ingest -0 --files-from list0
+	assert_equal "$(jq -r .doc <<<"$output" | uniq | paste -sd, -)" "d/sub/tokyo.txt,d/boiler.html"
+}
+
+@test "rag-ingest: --json chunks records, keeps their fields, skips bad lines" {
+	printf '%s\n' '{"doc":"a","text":"Alpha text.","title":"A","url":"http://x/a"}' \
+	    '{"doc":"b"' '{"text":"no doc"}' '{"doc":"c","text":"# Head\n\nGamma.","format":"markdown"}' >in
+	run -65 --separate-stderr rag-ingest --json <in
+	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" "a,c"
+	assert_equal "$(jq -r 'select(.doc == "a") | [.title, .url] | @tsv' <<<"$output")" "A	http://x/a"
+	assert_equal "$(jq -r 'select(.doc == "c") | .title' <<<"$output")" "Head"
+	assert_equal "$(jq -r 'select(.doc == "a") | .doc_sha256' <<<"$output")" \
+	    "$(printf 'Alpha text.' | sha256sum | cut -d' ' -f1)"
+	[[ ${stderr_lines[0]} == "rag-ingest: <stdin>:2: not valid JSON" ]]
+	[[ ${stderr_lines[1]} == "rag-ingest: <stdin>:3: record has no 'doc' string" ]]
+}
+
+@test "rag-ingest: invalid UTF-8 and NUL bytes are repaired, not fatal" {
+	printf 'caf\xe9 cr\xe8me \xff\xfe and more text here\n' >bad.txt
+	run -0 rag-ingest bad.txt
+	assert_equal "$(jq -r .text <<<"$output")" "caf� cr�me �� and more text here"
+	printf '{"doc":"n","text":"a\\u0000b"}\n' >nul.jsonl
+	run -0 rag-ingest --json nul.jsonl
+	assert_equal "$(jq -r .doc <<<"$output")" "n"
+}
+
+@test "rag-ingest: an empty document gives a record with nchunks 0" {
+	: >empty.txt
+	run -0 rag-ingest empty.txt
+	assert_equal "$(jq -c '[.doc, .nchunks, has("text")]' <<<"$output")" '["empty.txt",0,false]'
+}
+
+@test "rag-ingest: unreadable and missing files are reported, the rest processed" {
+	cp "$FIXTURES/docs/sub/recipes.txt" ok.txt
+	run -74 --separate-stderr rag-ingest missing.txt ok.txt
+	assert_equal "$(jq -r .doc <<<"$output" | uniq)" "ok.txt"
+	assert_equal "$stderr" "rag-ingest: missing.txt: No such file or directory"
+	if [ "$(id -u)" != 0 ]; then
+		cp ok.txt locked.txt && chmod 000 locked.txt
+		run -74 --separate-stderr rag-ingest locked.txt ok.txt
+		assert_equal "$stderr" "rag-ingest: locked.txt: Permission denied"
+	fi
+}
+
+@test "rag-ingest: a file over --max-size is skipped with status 65" {
+	head -c 5000 /dev/zero | tr '\0' 'a' >big.txt
+	cp "$FIXTURES/docs/sub/recipes.txt" ok.txt
+	run -65 --separate-stderr rag-ingest --max-size 4096 big.txt ok.txt
+	assert_equal "$(jq -r .doc <<<"$output" | uniq)" "ok.txt"
+	assert_equal "$stderr" "rag-ingest: big.txt: skipped: 5000 bytes is more than --max-size 4096"
+}
+
+@test "rag-ingest: symbolic link loops in a walk are not followed" {
+	mkdir -p tree/a
+	echo "some words in a file" >tree/a/f.txt
+	ln -s .. tree/a/up
+	ln -s nowhere tree/a/broken
+	run -0 --separate-stderr rag-ingest tree
+	assert_equal "$(jq -r .doc <<<"$output" | uniq)" "tree/a/f.txt"
+}
+
+@test "rag-ingest: usage errors exit 2" {
+	run -2 --separate-stderr rag-ingest
+	[[ $stderr == "usage: rag-ingest"* ]]
+	run -2 --separate-stderr rag-ingest --chunk-size 10 x
+	assert_equal "$stderr" "rag-ingest: --chunk-size: '10' is not a whole number from 50 to 1000000"
+	run -2 --separate-stderr rag-ingest --chunk-size 100 --overlap 60 x
+	[[ $stderr == *"--overlap must be less than half"* ]]
+	run -2 --separate-stderr rag-ingest --format pdf x
+	run -2 --separate-stderr rag-ingest --json --files-from x
+}
+
+@test "rag-ingest: a closed pipe ends quietly; a full disk is exit 74" {
+	run -0 --separate-stderr bash -c "rag-ingest '$FIXTURES/docs' | head -1"
+	assert_equal "$stderr" ""
+	run -74 --separate-stderr bash -c "rag-ingest '$FIXTURES/docs' >/dev/full"
+	[[ $stderr == "rag-ingest: <stdout>: write error: No space left on device" ]]
+}
+
+@test "rag-ingest: --help and --version go to stdout with status 0" {
+	run -0 rag-ingest --help
+	[[ ${lines[0]} == "usage: rag-ingest"* ]]
+	run -0 rag-ingest --version
+	[[ $output == "rag-ingest (ragpipe) "* ]]
+}

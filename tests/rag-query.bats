@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# rag-query: full-text search over the store, hit records.
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() {
+	export QDB=$BATS_FILE_TMPDIR/q.db
+	cd "$BATS_FILE_TMPDIR" || return 1
+	cp -r "$BATS_TEST_DIRNAME/fixtures/docs" docs
+	PATH=${RAG_BUILD:-$BATS_TEST_DIRNAME/../build}:$PATH
+	rag-ingest --chunk-size 200 --overlap 0 docs | rag-index -d "$QDB"
+}
+
+@test "rag-query: the best chunk comes first, with every hit field" {
+	run -0 --separate-stderr rag-query -d "$QDB" "when does the lease end?"
+	h=$(head -1 <<<"$output")
+	assert_equal "$(jq -r '[.query, .rank, .doc, .section, .title] | @tsv' <<<"$h")" \
+	    "when does the lease end?	1	docs/lease.md	Renewal	Flat lease"
+	assert_equal "$(jq -r '(.score > 0) and (.scores.bm25 == .score)' <<<"$h")" true
+	assert_equal "$(jq -r '.text | contains("31 May 2027")' <<<"$h")" true
+	line=$(jq -r .line <<<"$h")
+	assert_equal "$(sed -n "${line}p" "$BATS_FILE_TMPDIR/docs/lease.md")" "$(jq -r '.text | split("\n")[0]' <<<"$h")"
+	assert_equal "$(jq -r '[.chunk, .start, .end] | map(type) | unique | .[]' <<<"$h")" number
+}
+
+@test "rag-query: -k limits the hits, ranks count from 1" {
+	run -0 rag-query -d "$QDB" -k 2 "the rent and the boiler"
+	assert_equal "${#lines[@]}" 2
+	assert_equal "$(jq -r .rank <<<"$output" | paste -sd, -)" "1,2"
+}
+
+@test "rag-query: FTS5 syntax in a question is never an error" {
+	for q in '"unbalanced' 'rent AND' 'NEAR(rent boiler)' '-rent' '*' '(boiler' 'rent OR' '^rent' 'a:b' "it's" '' '   '; do
+		run -0 --separate-stderr rag-query -d "$QDB" -- "$q"
+		assert_equal "$stderr" ""
+	done
+	run -0 rag-query -d "$QDB" '"boiler" AND (pressure)'
+	assert_equal "$(jq -r .doc <<<"$output" | head -1)" docs/boiler.html
+}
+
+@test "rag-query: a CJK question finds CJK text" {
+	run -0 rag-query -d "$QDB" "東京の家賃"
+	assert_equal "$(jq -r .doc <<<"$output" | head -1)" docs/sub/tokyo.txt
+	run -0 rag-query -d "$QDB" "人気"
+	assert_equal "$(jq -r .doc <<<"$output" | head -1)" docs/sub/tokyo.txt
+}
+
+@test "rag-query: each operand is a question" {
+	run -0 rag-query -d "$QDB" -k 1 boiler bread
+	assert_equal "$(jq -r .query <<<"$output" | paste -sd, -)" "boiler,bread"
+	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" "docs/boiler.html,docs/sub/recipes.txt"
+}
+
+@test "rag-query: questions from stdin, plain or JSON with an id that comes back as qid" {
+	printf '%s\n' 'boiler service' '{"query":"bread flour","id":"q7"}' '{"query":"rent","id":3}' '{"id":"x"}' '{bad' 'yeast' >qs
+	run -65 --separate-stderr rag-query -d "$QDB" -k 1 <qs
+	assert_equal "$(jq -r '[.qid // "-", .doc] | @tsv' <<<"$output" | paste -sd, -)" \
+	    "-	docs/boiler.html,q7	docs/sub/recipes.txt,3	docs/lease.md,-	docs/sub/recipes.txt"
+	assert_equal "${stderr_lines[0]}" 'rag-query: <stdin>:4: no "query" string'
+	assert_equal "${stderr_lines[1]}" 'rag-query: <stdin>:5: not valid JSON'
+}
+
+@test "rag-query: --filter keeps documents whose path matches" {
+	run -0 rag-query -d "$QDB" --filter 'docs/sub/*' "rent boiler bread"
+	assert_equal "$(jq -r .doc <<<"$output" | sort -u)" docs/sub/recipes.txt
+	run -0 rag-query -d "$QDB" --filter '*.md' "rent boiler bread"
+	assert_equal "$(jq -r .doc <<<"$output" | sort -u)" docs/lease.md
+}
+
+@test "rag-query: no hits is not an error" {
+	run -0 --separate-stderr rag-query -d "$QDB" "xylophone zeppelin"
+	assert_equal "$output" ""
+	assert_equal "$stderr" ""
+}
+
+@test "rag-query: a missing store is an I/O error naming it" {
+	run -74 --separate-stderr rag-query -d "$T/none.db" rent
+	assert_equal "$stderr" "rag-query: $T/none.db: cannot open store: No such file or directory"
+	[ ! -e "$T/none.db" ]
+}
+
+@test "rag-query: bad options exit 2" {
+	run -2 --separate-stderr rag-query -d "$QDB" -k 0 rent
+	assert_equal "$stderr" "rag-query: -k: '0' is not a whole number from 1 to 10000"
+	run -2 --separate-stderr rag-query -d "$QDB" --mode frob rent
+	assert_equal "$stderr" "rag-query: --mode: 'frob' is not one of bm25, vector, hybrid"
+}
+
+@test "rag-query: | head -1 ends quietly; /dev/full is exit 74" {
+	run -0 --separate-stderr bash -c "rag-query -d '$QDB' -k 100 'the a rent boiler bread' | head -1"
+	assert_equal "${#lines[@]}" 1
+	assert_equal "$stderr" ""
+	run -74 --separate-stderr bash -c "rag-query -d '$QDB' rent >/dev/full"
+	assert_equal "$stderr" "rag-query: <stdout>: write error: No space left on device"
+}
+
+# A store with vectors, built through rag-embed.
+vector_store() {
+	cp -r "$FIXTURES/docs" docs
+	rag-ingest --chunk-size 200 --overlap 0 docs | rag-embed | rag-index -d "$DB"
+}
+
+@test "rag-query: hybrid is the default on a store with vectors; --explain shows both legs" {
+	vector_store
+	run -0 rag-query -d "$DB" -k 3 --explain "when does the lease end"
+	h=$(head -1 <<<"$output")
+	assert_equal "$(jq -r '[.doc, .section, .explain.mode] | @tsv' <<<"$h")" "docs/lease.md	Renewal	hybrid"
+	assert_equal "$(jq -r '.explain | (.bm25.rank > 0) and (.vector.rank > 0)' <<<"$h")" true
+	assert_equal "$(jq -r '(.scores | keys | join(",")), (.explain.fusion | startswith("rrf k=60"))' <<<"$h" | paste -sd' ' -)" "bm25,vector true"
+	# The fused score is the sum of the legs' reciprocal ranks.
+	assert_equal "$(jq -r '(1/(60 + .explain.bm25.rank) + 1/(60 + .explain.vector.rank) - .score) | fabs < 1e-6' <<<"$h")" true
+	run -0 rag-query -d "$DB" -k 3 "when does the lease end"
+	assert_equal "$(jq 'has("explain")' <<<"$output" | sort -u)" false
+}
+
+@test "rag-query: --mode vector finds text despite typos that BM25 misses" {
+	vector_store
+	run -0 rag-query -d "$DB" --mode bm25 "boilr presure"
+	assert_equal "$output" ""
+	run -0 rag-query -d "$DB" --mode vector -k 1 "boilr presure"
+	assert_equal "$(jq -r '[.doc, (.scores | keys | join(","))] | @tsv' <<<"$output")" "docs/boiler.html	vector"
+}
+
+@test "rag-query: --filter applies to the vector leg too" {
+	vector_store
+	run -0 rag-query -d "$DB" --mode vector --filter 'docs/sub/*' -k 50 "rent lease boiler bread"
+	assert_equal "$(jq -r .doc <<<"$output" | sed 's|/[^/]*$||' | sort -u)" docs/sub
+}
+
+@test "rag-query: vector modes on a store without vectors are a usage error" {
+	cp -r "$FIXTURES/docs" docs
+	rag-ingest docs | rag-index -d "$DB"
+	run -2 --separate-stderr rag-query -d "$DB" --mode vector rent
+	assert_equal "$stderr" "rag-query: --mode vector: $DB has no vectors (index through rag-embed, or use --mode bm25)"
+	run -0 rag-query -d "$DB" -k 1 --explain rent
+	assert_equal "$(jq -r .explain.mode <<<"$output")" bm25
+}
+
+@test "rag-query: a missing, stale or damaged vector file is rebuilt, never trusted" {
+	vector_store
+	want=$(rag-query -d "$DB" -k 5 "boiler pressure service" | jq -c '[.doc, .chunk]')
+	rm "$DB-vec"
+	assert_equal "$(rag-query -d "$DB" -k 5 "boiler pressure service" | jq -c '[.doc, .chunk]')" "$want"
+	[ -f "$DB-vec" ]
+	# Damaged: cut short.
+	truncate -s 5000 "$DB-vec"
+	assert_equal "$(rag-query -d "$DB" -k 5 "boiler pressure service" | jq -c '[.doc, .chunk]')" "$want"
+	[ "$(stat -c %s "$DB-vec")" -gt 5000 ]
+	# Stale: a file from before the last write is not used.
+	cp "$DB-vec" old-vec
+	echo '{"op":"delete","doc":"docs/boiler.html"}' | rag-index -d "$DB"
+	cp old-vec "$DB-vec"
+	run -0 rag-query -d "$DB" --mode vector -k 50 "boiler pressure service"
+	[[ $output != *boiler.html* ]]
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -r .vectors_fresh <<<"$output")" true
+}
