@@ -71,14 +71,20 @@ $(O)/librp.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BINS): $(O)/%: $(O)/cmd/%.o $(O)/librp.a
-	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
+# A program is cmd/NAME.c, or, past ~800 lines, cmd/NAME/*.c (STYLE 1).
+prog_objs = $(patsubst %.c,$(O)/%.o,$(or $(wildcard cmd/$(1).c),$(wildcard cmd/$(1)/*.c)))
+define prog_rule
+$(O)/$(1): $(call prog_objs,$(1)) $(O)/librp.a
+	$$(CC) $$(RP_CFLAGS) $$(RP_LDFLAGS) -o $$@ $(call prog_objs,$(1)) $(O)/librp.a $$(PKG_LIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(UNIT_BIN): $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/librp.a
 	@mkdir -p $(@D)
 	$(CC) $(RP_CFLAGS) -MMD -MP $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
 
--include $(LIB_OBJ:.o=.d) $(PROGS:%=$(O)/cmd/%.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) \
+    $(foreach p,$(PROGS),$(patsubst %.o,%.d,$(call prog_objs,$(p))))
 
 # Everything, built with -Werror, then again with AddressSanitizer and
 # UndefinedBehaviorSanitizer; tests/run prints "N passed, N failed".
@@ -112,13 +118,17 @@ DEMO_DB = $(O)/demo.db
 demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	@rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB)-vec \
+	    $(O)/demo-docs
 	@mkdir -p $(O)/demo-docs
 	@for m in man/*.[157]; do \
-	    mandoc -T utf8 $$m | col -b >$(O)/demo-docs/$$(basename $$m).txt; \
+	    mandoc -T markdown $$m >$(O)/demo-docs/$$(basename $$m).md; \
 	done
-	$(O)/rag-ingest README.md $(O)/demo-docs | $(O)/rag-index -d $(DEMO_DB)
-	$(O)/rag-query -d $(DEMO_DB) -k 3 "how do I delete a document from the index"
+	$(O)/rag add -d $(DEMO_DB) README.md $(O)/demo-docs
+	$(O)/rag status -d $(DEMO_DB)
+	$(O)/rag-query -d $(DEMO_DB) -k 3 "how do I delete a document from the store" | \
+	    jq -r '"\(.rank). \(.doc):\(.line)  \(.section // .title // "")"'
+	$(O)/rag ask -d $(DEMO_DB) "how do I delete a document from the store"
 
 # Retrieval quality on the test collections (DESIGN.md section 4): each
 # is indexed afresh through the real pipeline under $(O)/eval/, then
