@@ -54,6 +54,7 @@ struct batch {
 	const struct opts *o;
 	struct item	*items;
 	size_t		 n;
+	long		 embedded, passed, bad;	/* for the summary */
 };
 
 struct worker {
@@ -90,7 +91,8 @@ help(void)
 	    "      --provider P    local (the default: built in, offline)\n"
 	    "  -q, --quiet         print errors only\n"
 	    "      --strict        stop at the first bad record\n"
-	    "  -v, --verbose       print a summary\n"
+	    "  -v, --verbose       print a summary even when stderr is not "
+	    "a terminal\n"
 	    "  -h, --help          show this help\n"
 	    "      --version       show the version\n"
 	    "\n"
@@ -176,6 +178,10 @@ flush_batch(struct batch *b)
 				rp_write(stdout, "\n", 1);
 			}
 		}
+		if (it->rec != NULL)
+			b->embedded++;
+		else
+			b->passed++;
 		cJSON_Delete(it->rec);
 		buf_release(&it->out);
 		free(it->line);
@@ -253,6 +259,7 @@ embed_stream(struct batch *b, FILE *f, const char *name)
 			flush_batch(b);
 		continue;
 bad:
+		b->bad++;
 		if (b->o->strict) {
 			flush_batch(b);
 			lines_close(r);
@@ -268,6 +275,8 @@ bad:
 static void
 set_model(struct opts *o, const char *provider, const char *model)
 {
+	size_t dim = o->dim;
+
 	if (provider != NULL && strcmp(provider, "local") != 0)
 		rp_die(RP_EXIT_USAGE, "--provider: '%s' is not supported yet "
 		    "(local)", provider);
@@ -276,6 +285,9 @@ set_model(struct opts *o, const char *provider, const char *model)
 			rp_die(RP_EXIT_USAGE, "--model: '%s' is not a local "
 			    "model (%sN, N from 8 to %d)", model,
 			    EMBED_LOCAL_PREFIX, EMBED_MAX_DIM);
+		if (dim != 0 && dim != o->dim)
+			rp_die(RP_EXIT_USAGE, "--dimensions %zu and --model %s "
+			    "disagree", dim, model);
 	} else if (o->dim == 0)
 		o->dim = EMBED_LOCAL_DIM;
 	o->model = xasprintf("%s%zu", EMBED_LOCAL_PREFIX, o->dim);
@@ -287,6 +299,7 @@ main(int argc, char *argv[])
 	struct opts o = { .batch = BATCH_DEFAULT };
 	const char *provider = NULL, *model = NULL;
 	struct batch b;
+	double t0 = rp_now();
 	FILE *f;
 	int ch, status = 0;
 
@@ -336,8 +349,8 @@ main(int argc, char *argv[])
 	set_model(&o, provider, model);
 	if (o.jobs == 0)
 		o.jobs = vec_threads();
+	memset(&b, 0, sizeof(b));
 	b.o = &o;
-	b.n = 0;
 	b.items = xcalloc(o.batch, sizeof(*b.items));
 	if (argc == 0)
 		rp_status(&status, embed_stream(&b, stdin, "<stdin>"));
@@ -352,6 +365,8 @@ main(int argc, char *argv[])
 			fclose(f);
 		}
 	}
+	rp_note("%ld records embedded with %s, %ld passed through, %ld bad, "
+	    "%.2f s", b.embedded, o.model, b.passed, b.bad, rp_now() - t0);
 	free(b.items);
 	free(o.model);
 	return rp_finish(status);

@@ -114,9 +114,11 @@ help(void)
 	    "from standard input,\n"
 	    "one a line: plain text, or {\"query\":\"...\",\"id\":\"q7\"} "
 	    "(the id comes back as \"qid\").\n"
-	    "Exit status: 0 ok (also with no hits), 1 failure, 2 usage, "
-	    "65 some input lines were bad,\n"
-	    "74 the store could not be read.\n", TOP_DEFAULT);
+	    "Exit status: 0 ok (also with no hits), 1 failure, 2 usage (or a "
+	    "vector mode on a store\n"
+	    "without vectors), 65 some input lines were bad, 69 the store's "
+	    "model cannot embed\n"
+	    "questions, 74 the store could not be read.\n", TOP_DEFAULT);
 	exit(RP_EXIT_OK);
 }
 

@@ -208,7 +208,7 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid[8];
-	int in = -1, p[2], status = 0, ws, code;
+	int in = -1, p[2], status = 0, ws, code[8] = { 0 }, sig[8] = { 0 }, e;
 	char *path;
 
 	for (size_t i = 0; i < n; i++) {
@@ -228,13 +228,12 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 			posix_spawn_file_actions_addclose(&fa, p[1]);
 		}
 		path = stage_path(argv0, st[i].v[0]);
-		if ((errno = posix_spawnp(&pid[i], path, &fa, NULL, st[i].v,
+		if ((e = posix_spawnp(&pid[i], path, &fa, NULL, st[i].v,
 		    environ)) != 0) {
 			rp_warn("%s: cannot run '%s': %s", cmd, st[i].v[0],
-			    strerror(errno));
+			    strerror(e));
 			pid[i] = -1;
-			rp_status(&status, errno == ENOENT ? RP_EXIT_UNAVAIL :
-			    RP_EXIT_FAIL);
+			code[i] = e == ENOENT ? RP_EXIT_UNAVAIL : RP_EXIT_FAIL;
 		}
 		free(path);
 		posix_spawn_file_actions_destroy(&fa);
@@ -249,16 +248,19 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 			continue;
 		while (waitpid(pid[i], &ws, 0) < 0 && errno == EINTR)
 			;
-		code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-		if (code == 0 || status != 0)
+		code[i] = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		sig[i] = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+	}
+	/* The first stage in pipeline order that failed is the culprit. */
+	for (size_t i = 0; i < n && status == 0; i++) {
+		if ((status = code[i]) == 0 || pid[i] < 0)
 			continue;
-		status = code;
-		if (WIFSIGNALED(ws))
+		if (sig[i] != 0)
 			rp_warn("%s: %s was killed by signal %d", cmd,
-			    st[i].v[0], WTERMSIG(ws));
-		else if (code != RP_EXIT_NOANSWER)
+			    st[i].v[0], sig[i]);
+		else if (code[i] != RP_EXIT_NOANSWER)
 			rp_warn("%s: %s failed (exit status %d)", cmd,
-			    st[i].v[0], code);
+			    st[i].v[0], code[i]);
 	}
 	return status;
 }
@@ -277,10 +279,10 @@ struct route {
  */
 static int
 route_options(int argc, char **argv, const struct route *r, size_t nr,
-    struct args *st, size_t ns, const char *usage_line)
+    struct args *st, size_t ns, const char *usage_line, const char *help_text)
 {
 	struct option lo[32];
-	char shorts[64] = "+h", opt[64];
+	char shorts[64] = "+:h", opt[64];
 	size_t ls = 2;
 	int ch;
 
@@ -297,11 +299,12 @@ route_options(int argc, char **argv, const struct route *r, size_t nr,
 	lo[nr + 1] = (struct option){ NULL, 0, NULL, 0 };
 	shorts[ls] = '\0';
 	optind = 1;
+	opterr = 0;	/* our messages say "rag: add:", not "add:" */
 	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
 		size_t i;
 
 		if (ch == 'h') {
-			printf("%s", usage_line);
+			printf("%s%s", usage_line, help_text);
 			exit(RP_EXIT_OK);
 		}
 		for (i = 0; i < nr; i++)
@@ -309,7 +312,10 @@ route_options(int argc, char **argv, const struct route *r, size_t nr,
 			    ch == r[i].shortopt))
 				break;
 		if (i == nr) {
-			fprintf(stderr, "%s", usage_line);
+			rp_warn("%s: %s '%s'", argv[0], ch == ':' ?
+			    "option needs an argument:" : "unknown option",
+			    argv[optind - 1]);
+			fputs(usage_line, stderr);
 			exit(RP_EXIT_USAGE);
 		}
 		snprintf(opt, sizeof(opt), "--%s", r[i].name);
@@ -335,9 +341,25 @@ static const char add_usage[] =
     "[--jobs n]\n"
     "               [--max-size bytes] [--model name] [--name name] "
     "[--overlap n]\n"
-    "               [--provider name] [path ...]\n"
+    "               [--provider name] [path ...]\n";
+
+static const char add_help[] =
     "Ingest, embed and index documents into a store in one go:\n"
-    "rag-ingest | rag-embed | rag-index, each option going to its stage.\n";
+    "rag-ingest | rag-embed | rag-index, each option going to its stage.\n"
+    "\n"
+    "  -d, --db PATH         the store (rag-index)\n"
+    "  -0, --null            NUL-separated paths (rag-ingest)\n"
+    "      --chunk-size N, --files-from F, --format FMT, --json,\n"
+    "      --max-size N, --name NAME, --overlap N   as in rag-ingest\n"
+    "      --batch N, --dimensions N, --jobs N, --model NAME,\n"
+    "      --provider P                             as in rag-embed\n"
+    "      --strict          stop at the first bad record (rag-embed, "
+    "rag-index)\n"
+    "  -q, --quiet           print errors only (every stage)\n"
+    "  -v, --verbose         print notes and summaries (every stage)\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "The first stage that fails sets the exit status and is named.\n";
 
 static int
 cmd_add(int argc, char **argv, const char *argv0)
@@ -367,7 +389,8 @@ cmd_add(int argc, char **argv, const char *argv0)
 	args_add(&st[0], "rag-ingest");
 	args_add(&st[1], "rag-embed");
 	args_add(&st[2], "rag-index");
-	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage);
+	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage,
+	    add_help);
 	for (; i < argc; i++)
 		args_add(&st[0], argv[i]);
 	rc = run_pipeline(argv0, "add", st, 3);
@@ -380,11 +403,24 @@ static const char ask_usage[] =
     "usage: rag ask [-hq] [--json] [-d db] [-k n] [--filter glob] "
     "[--max-chars n]\n"
     "               [--mode mode] [--provider name] [--sentences n] "
-    "[question ...]\n"
+    "[question ...]\n";
+
+static const char ask_help[] =
     "Answer a question from a store: rag-query | rag-answer.  The words "
     "given are one\n"
     "question; with none, questions are read from standard input, one a "
-    "line.\n";
+    "line.\n"
+    "\n"
+    "  -d, --db PATH         the store (rag-query)\n"
+    "  -k, --top N           hits to answer from (rag-query)\n"
+    "      --filter GLOB, --mode MODE               as in rag-query\n"
+    "      --json, --max-chars N, --provider P, --sentences N\n"
+    "                                               as in rag-answer\n"
+    "  -q, --quiet           print errors only (both stages)\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: that of the first stage that failed; 3 when no answer "
+    "was found.\n";
 
 static int
 cmd_ask(int argc, char **argv, const char *argv0)
@@ -406,7 +442,8 @@ cmd_ask(int argc, char **argv, const char *argv0)
 
 	args_add(&st[0], "rag-query");
 	args_add(&st[1], "rag-answer");
-	i = route_options(argc, argv, r, RP_NELEM(r), st, 2, ask_usage);
+	i = route_options(argc, argv, r, RP_NELEM(r), st, 2, ask_usage,
+	    ask_help);
 	for (int j = i; j < argc; j++) {
 		if (j > i)
 			buf_addc(&q, ' ');

@@ -8,7 +8,10 @@ bats_load_library bats-support
 bats_load_library bats-assert
 
 RAG_BUILD=${RAG_BUILD:-$(cd "$BATS_TEST_DIRNAME/../build" && pwd)}
+# Used by the test files that load this one.
+# shellcheck disable=SC2034
 FIXTURES=$BATS_TEST_DIRNAME/fixtures
+# shellcheck disable=SC2034
 DATA=$BATS_TEST_DIRNAME/../../shared/data
 
 setup() {

@@ -91,3 +91,11 @@ load helpers
 	assert_equal "$output" "No answer found in the indexed documents."
 	assert_equal "$stderr" ""
 }
+
+@test "rag add: a stage that cannot be started is exit 69, named" {
+	mkdir bin
+	cp "$RAG_BUILD/rag" "$RAG_BUILD/rag-ingest" "$RAG_BUILD/rag-embed" bin/
+	run -69 --separate-stderr env PATH="/usr/bin:/bin" "$T/bin/rag" add -d "$DB" "$FIXTURES/docs"
+	assert_equal "${stderr_lines[0]}" "rag: add: cannot run 'rag-index': No such file or directory"
+	[ ! -e "$DB" ]
+}
