@@ -1,0 +1,99 @@
+# bash completion for ragpipe: rag and the rag-* programs.
+# Installed as .../bash-completion/completions/rag, with a link named
+# after each rag-* program so that bash-completion finds it on demand.
+
+# The options of program $1 ("rag-add" for "rag add" and so on), one line.
+_ragpipe_options()
+{
+	case $1 in
+	rag)
+		echo "--help --version" ;;
+	rag-add)
+		echo "--batch --chunk-size --db --dimensions --files-from" \
+		    "--format --help --jobs --json --max-size --model --name" \
+		    "--null --overlap --provider --quiet --strict --verbose" ;;
+	rag-answer)
+		echo "--help --json --max-chars --provider --question --quiet" \
+		    "--sentences --version" ;;
+	rag-ask)
+		echo "--db --filter --help --json --max-chars --mode" \
+		    "--provider --quiet --sentences --top" ;;
+	rag-embed)
+		echo "--b64 --batch --dimensions --help --jobs --model" \
+		    "--provider --quiet --strict --verbose --version" ;;
+	rag-eval)
+		echo "--db --help --json --mode --per-query --qrels --queries" \
+		    "--quiet --run --top --version" ;;
+	rag-index)
+		echo "--db --help --json --quiet --strict --verbose --version" ;;
+	rag-ingest)
+		echo "--chunk-size --files-from --format --help --json" \
+		    "--max-size --name --null --overlap --quiet --verbose" \
+		    "--version" ;;
+	rag-query)
+		echo "--db --explain --filter --help --mode --quiet --top" \
+		    "--version" ;;
+	rag-status)
+		echo "--db --help --json" ;;
+	esac
+}
+
+_ragpipe_commands="add answer ask embed eval index ingest query status"
+
+_ragpipe_complete()
+{
+	local cur prev prog i
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD-1]}
+	prog=${COMP_WORDS[0]##*/}
+	COMPREPLY=()
+
+	# "rag X ..." completes as rag-X, once X is there.
+	if [ "$prog" = rag ]; then
+		for ((i = 1; i < COMP_CWORD; i++)); do
+			case ${COMP_WORDS[i]} in
+			-*) ;;
+			*) prog=rag-${COMP_WORDS[i]}; break ;;
+			esac
+		done
+		if [ "$prog" = rag ] && [[ $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$_ragpipe_commands" -- "$cur")
+			return
+		fi
+	fi
+
+	case $prev in
+	-d|--db|--files-from|--qrels|--queries|--run|--per-query)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return ;;
+	--mode)
+		mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
+		return ;;
+	--format)
+		mapfile -t COMPREPLY < <(compgen -W "auto text markdown html code" -- "$cur")
+		return ;;
+	--provider)
+		case $prog in
+		rag-answer|rag-ask)
+			mapfile -t COMPREPLY < <(compgen -W "extractive" -- "$cur") ;;
+		*)
+			mapfile -t COMPREPLY < <(compgen -W "local" -- "$cur") ;;
+		esac
+		return ;;
+	-k|--top|--chunk-size|--overlap|--max-size|--name|--filter|--batch|\
+	--dimensions|--jobs|--model|--max-chars|--question|--sentences)
+		return ;;
+	esac
+
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$(_ragpipe_options "$prog")" -- "$cur")
+		return
+	fi
+	case $prog in
+	rag-add|rag-answer|rag-embed|rag-index|rag-ingest)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+	esac
+}
+
+complete -o filenames -o bashdefault -F _ragpipe_complete rag rag-answer \
+    rag-embed rag-eval rag-index rag-ingest rag-query

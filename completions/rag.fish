@@ -1,0 +1,116 @@
+# fish completion for ragpipe: rag and the rag-* programs.
+
+# rag
+complete -c rag -f
+complete -c rag -n __fish_use_subcommand -a add -d 'ingest, embed and index documents'
+complete -c rag -n __fish_use_subcommand -a answer -d 'answer questions from hit records'
+complete -c rag -n __fish_use_subcommand -a ask -d 'answer a question from the store'
+complete -c rag -n __fish_use_subcommand -a embed -d 'add embeddings to chunk records'
+complete -c rag -n __fish_use_subcommand -a eval -d 'measure retrieval against judgments'
+complete -c rag -n __fish_use_subcommand -a index -d 'write records into the store'
+complete -c rag -n __fish_use_subcommand -a ingest -d 'find documents and split them into chunk records'
+complete -c rag -n __fish_use_subcommand -a query -d 'search the store'
+complete -c rag -n __fish_use_subcommand -a status -d 'show what a store holds'
+complete -c rag -n __fish_use_subcommand -s h -l help -d 'show help'
+complete -c rag -n __fish_use_subcommand -l version -d 'show the version'
+complete -c rag -n '__fish_seen_subcommand_from status' -s d -l db -r -F -d 'the store'
+complete -c rag -n '__fish_seen_subcommand_from status' -l json -d 'print one JSON object'
+complete -c rag -n '__fish_seen_subcommand_from status' -s h -l help -d 'show help'
+# rag add
+complete -c rag -n '__fish_seen_subcommand_from add' -F
+complete -c rag -n '__fish_seen_subcommand_from add' -s 0 -l null -d 'paths are NUL-separated'
+complete -c rag -n '__fish_seen_subcommand_from add' -l batch -x -d 'records embedded together'
+complete -c rag -n '__fish_seen_subcommand_from add' -l chunk-size -x -d 'characters a chunk'
+complete -c rag -n '__fish_seen_subcommand_from add ask' -s d -l db -r -F -d 'the store'
+complete -c rag -n '__fish_seen_subcommand_from add' -l dimensions -x -d 'vector size'
+complete -c rag -n '__fish_seen_subcommand_from add' -l files-from -r -F -d 'read paths from a file'
+complete -c rag -n '__fish_seen_subcommand_from add' -l format -x -a 'auto text markdown html code' -d 'document format'
+complete -c rag -n '__fish_seen_subcommand_from add' -l jobs -x -d 'threads'
+complete -c rag -n '__fish_seen_subcommand_from add' -l json -d 'read {"doc","text"} records'
+complete -c rag -n '__fish_seen_subcommand_from add' -l max-size -x -d 'skip larger documents'
+complete -c rag -n '__fish_seen_subcommand_from add' -l model -x -d 'embedding model'
+complete -c rag -n '__fish_seen_subcommand_from add' -l name -x -d 'name of the stdin document'
+complete -c rag -n '__fish_seen_subcommand_from add' -l overlap -x -d 'characters repeated between chunks'
+complete -c rag -n '__fish_seen_subcommand_from add' -l provider -x -a local -d 'embedding provider'
+complete -c rag -n '__fish_seen_subcommand_from add ask' -s q -l quiet -d 'print errors only'
+complete -c rag -n '__fish_seen_subcommand_from add' -l strict -d 'stop at the first bad record'
+complete -c rag -n '__fish_seen_subcommand_from add' -s v -l verbose -d 'print notes and summaries'
+# rag ask
+complete -c rag -n '__fish_seen_subcommand_from ask' -l filter -x -d 'only documents matching a glob'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l json -d 'one JSON object per question'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l max-chars -x -d 'characters of sentences an answer'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l mode -x -a 'bm25 vector hybrid' -d 'how to search'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l provider -x -a extractive -d 'how to answer'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l sentences -x -d 'sentences an answer at most'
+complete -c rag -n '__fish_seen_subcommand_from ask' -s k -l top -x -d 'hits to answer from'
+
+# rag-answer
+complete -c rag-answer -s h -l help -d 'show help'
+complete -c rag-answer -l json -d 'one JSON object per question'
+complete -c rag-answer -l max-chars -x -d 'characters of sentences an answer'
+complete -c rag-answer -l provider -x -a extractive -d 'how to answer'
+complete -c rag-answer -l question -x -d 'answer this question from all the hits'
+complete -c rag-answer -s q -l quiet -d 'print errors only'
+complete -c rag-answer -l sentences -x -d 'sentences an answer at most'
+complete -c rag-answer -l version -d 'show the version'
+
+# rag-embed
+complete -c rag-embed -l b64 -d 'write embedding_b64'
+complete -c rag-embed -l batch -x -d 'records embedded together'
+complete -c rag-embed -l dimensions -x -d 'vector size'
+complete -c rag-embed -s h -l help -d 'show help'
+complete -c rag-embed -l jobs -x -d 'threads'
+complete -c rag-embed -l model -x -d 'embedding model'
+complete -c rag-embed -l provider -x -a local -d 'embedding provider'
+complete -c rag-embed -s q -l quiet -d 'print errors only'
+complete -c rag-embed -l strict -d 'stop at the first bad record'
+complete -c rag-embed -s v -l verbose -d 'print a summary'
+complete -c rag-embed -l version -d 'show the version'
+
+# rag-eval
+complete -c rag-eval -f
+complete -c rag-eval -s d -l db -r -F -d 'the store'
+complete -c rag-eval -s h -l help -d 'show help'
+complete -c rag-eval -l json -d 'print one JSON object'
+complete -c rag-eval -s k -l top -x -d 'hits a question from rag-query'
+complete -c rag-eval -l mode -x -a 'bm25 vector hybrid' -d 'how to search'
+complete -c rag-eval -l per-query -r -F -d 'write per-query metrics (TSV)'
+complete -c rag-eval -l qrels -r -F -d 'relevance judgments'
+complete -c rag-eval -l queries -r -F -d 'questions (JSON lines)'
+complete -c rag-eval -s q -l quiet -d 'print errors only'
+complete -c rag-eval -l run -r -F -d 'write the run (JSON lines)'
+complete -c rag-eval -l version -d 'show the version'
+
+# rag-ingest
+complete -c rag-ingest -s 0 -l null -d 'paths are NUL-separated'
+complete -c rag-ingest -l chunk-size -x -d 'characters a chunk'
+complete -c rag-ingest -l files-from -r -F -d 'read paths from a file'
+complete -c rag-ingest -l format -x -a 'auto text markdown html code' -d 'document format'
+complete -c rag-ingest -s h -l help -d 'show help'
+complete -c rag-ingest -l json -d 'read {"doc","text"} records'
+complete -c rag-ingest -l max-size -x -d 'skip larger documents'
+complete -c rag-ingest -l name -x -d 'name of the stdin document'
+complete -c rag-ingest -l overlap -x -d 'characters repeated between chunks'
+complete -c rag-ingest -s q -l quiet -d 'print errors only'
+complete -c rag-ingest -s v -l verbose -d 'print notes too'
+complete -c rag-ingest -l version -d 'show the version'
+
+# rag-index
+complete -c rag-index -s d -l db -r -F -d 'the store'
+complete -c rag-index -s h -l help -d 'show help'
+complete -c rag-index -l json -d 'print a JSON summary'
+complete -c rag-index -s q -l quiet -d 'print errors only'
+complete -c rag-index -l strict -d 'stop at the first bad record'
+complete -c rag-index -s v -l verbose -d 'print the summary'
+complete -c rag-index -l version -d 'show the version'
+
+# rag-query
+complete -c rag-query -f
+complete -c rag-query -s d -l db -r -F -d 'the store'
+complete -c rag-query -l explain -d "add each leg's rank and score"
+complete -c rag-query -l filter -x -d 'only documents matching a glob'
+complete -c rag-query -s h -l help -d 'show help'
+complete -c rag-query -l mode -x -a 'bm25 vector hybrid' -d 'how to search'
+complete -c rag-query -s q -l quiet -d 'print errors only'
+complete -c rag-query -s k -l top -x -d 'hits a question'
+complete -c rag-query -l version -d 'show the version'

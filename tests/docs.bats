@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# docs: every option a program accepts is in its --help, its man page
+# and all three shell completions; every man page EXAMPLE runs.
+bats_require_minimum_version 1.5.0
+load helpers
+
+ROOT=$BATS_TEST_DIRNAME/..
+
+# The long options a program accepts, from its getopt_long tables (and,
+# for rag, the route tables of rag add and rag ask).
+long_options() {
+	sed -n -e 's/^[[:space:]]*{ "\([a-z0-9-]*\)",.*_argument.*/\1/p' \
+	    -e 's/^[[:space:]]*{ "\([a-z0-9-]*\)", [01], .*/\1/p' \
+	    "$ROOT/cmd/$1.c" | sort -u
+}
+
+programs() {
+	for f in "$ROOT"/cmd/rag*.c; do basename "$f" .c; done
+}
+
+# The text of zsh function _NAME in completions/_rag.
+zsh_function() {
+	awk -v f="_$1() {" '$0 == f {on = 1} on {print} on && /^}/ {exit}' "$ROOT/completions/_rag"
+}
+
+@test "docs: every long option is in --help, the man page and the completions" {
+	source "$ROOT/completions/rag.bash"
+	missing=()
+	for p in $(programs); do
+		help=$("$p" --help)
+		man=$(cat "$ROOT/man/$p.1")
+		bash_opts=" $(_ragpipe_options "$p") "
+		zsh=$(zsh_function "$p")
+		if [ "$p" = rag ]; then
+			for sub in status add ask; do
+				help+=$(rag $sub --help)
+				bash_opts+=" $(_ragpipe_options rag-$sub) "
+				zsh+=$(zsh_function rag-$sub)
+			done
+		fi
+		for o in $(long_options "$p"); do
+			[[ $help == *"--$o"* ]] || missing+=("$p --$o: --help")
+			[[ $man == *"Fl \\-$o"* ]] || missing+=("$p --$o: man page")
+			[[ $bash_opts == *" --$o "* ]] || missing+=("$p --$o: bash completion")
+			[[ $zsh == *"'--$o"* || $zsh == *"--$o["* || $zsh == *"--$o="* || $zsh == *"{--$o"* || $zsh == *",--$o"* ]] ||
+			    missing+=("$p --$o: zsh completion")
+			grep -Eq "^complete -c $p .*-l $o( |$)" "$ROOT/completions/rag.fish" ||
+			    missing+=("$p --$o: fish completion")
+		done
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		printf '%s\n' "${missing[@]}"
+		return 1
+	fi
+}
+
+@test "docs: every program has a man page and every page is clean under mandoc -Tlint" {
+	for p in $(programs); do
+		[ -f "$ROOT/man/$p.1" ]
+	done
+	run -0 mandoc -Tlint -Wwarning "$ROOT"/man/*.[157]
+	assert_equal "$output" ""
+}
+
+@test "docs: the bash completion loads and completes options and commands" {
+	run -0 bash -c "source '$ROOT/completions/rag.bash'
+		COMP_WORDS=(rag-query --mo); COMP_CWORD=1; _ragpipe_complete; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(rag-query --mode ''); COMP_CWORD=2; _ragpipe_complete; echo \"\${COMPREPLY[*]}\"
+		COMP_WORDS=(rag st); COMP_CWORD=1; _ragpipe_complete; echo \"\${COMPREPLY[*]}\""
+	assert_equal "${lines[0]}" "--mode"
+	assert_equal "${lines[1]}" "bm25 vector hybrid"
+	assert_equal "${lines[2]}" "status"
+}
+
+# Commands in the EXAMPLES of a page, each ended by a NUL: lines
+# starting "$ ", with the indented lines after them as continuations;
+# mdoc escapes undone.
+examples() {
+	sed -e 's/\\e/\\/g' -e 's/\\&//g' "$1" |
+	awk 'function out() { if (cmd != "") printf "%s%c", cmd, 0; cmd = "" }
+	    /^\.Sh EXAMPLES/ {ex = 1; next}
+	    /^\.Sh / {ex = 0}
+	    ex && /^\.Bd -literal/ {lit = 1; next}
+	    ex && /^\.Ed/ {lit = 0; out(); next}
+	    ex && lit && /^\$ / {out(); cmd = substr($0, 3); next}
+	    ex && lit && /^    / && cmd != "" {cmd = cmd "\n" $0; next}'
+}
+
+# A directory as the examples expect it: notes/, a store kb.db built
+# from it, and corpus.jsonl.
+example_dir() {
+	cp -r "$FIXTURES/docs" notes
+	printf '%s\n' '{"id":"1","title":"Wings","text":"Lift on a wing in a slipstream."}' \
+	    '{"id":"2","title":"Heat","text":"Heat transfer in composite slabs."}' >corpus.jsonl
+	rag-ingest notes | rag-index -d kb.db
+}
+
+@test "docs: every man page EXAMPLE runs and succeeds" {
+	n=0
+	for page in "$ROOT"/man/*.[157]; do
+		mkdir "$T/$(basename "$page")" && cd "$T/$(basename "$page")"
+		example_dir
+		while IFS= read -r -d '' cmd; do
+			n=$((n + 1))
+			run bash -e -o pipefail -c "$cmd"
+			if [ "$status" -ne 0 ]; then
+				echo "$(basename "$page"): exit $status: $cmd"
+				echo "$output"
+				return 1
+			fi
+		done < <(examples "$page")
+	done
+	[ "$n" -gt 0 ]
+}
