@@ -112,3 +112,23 @@ example_dir() {
 	done
 	[ "$n" -gt 0 ]
 }
+
+@test "docs: the zsh completion completes options, values and commands" {
+	command -v zsh >/dev/null || skip "zsh is not installed (make deps)"
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-query --mo'
+	[[ $output == *"--mode"*"how to search"* ]]
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-ingest --format '
+	[[ $output == *markdown* && $output == *html* ]]
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag sta'
+	[[ $output == *"rag status"* ]]
+}
+
+@test "docs: the fish completion completes options, values and commands" {
+	command -v fish >/dev/null || skip "fish is not installed (make deps)"
+	run -0 fish -c "source '$ROOT/completions/rag.fish'; complete -C 'rag-query --mo'"
+	assert_equal "$output" "--mode	how to search"
+	run -0 fish -c "source '$ROOT/completions/rag.fish'; complete -C 'rag-query --mode '"
+	assert_equal "$(cut -f1 <<<"$output" | paste -sd, -)" "bm25,hybrid,vector"
+	run -0 fish -c "source '$ROOT/completions/rag.fish'; complete -C 'rag st'"
+	[[ $output == "status	"* ]]
+}
