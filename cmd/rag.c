@@ -66,44 +66,19 @@ help(void)
 	exit(RP_EXIT_OK);
 }
 
-/* The directory this executable is in, or NULL. */
-static char *
-self_dir(const char *argv0)
-{
-	char path[PATH_MAX], *slash;
-	ssize_t n;
-
-	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-	if (n > 0)
-		path[n] = '\0';
-	else if (strchr(argv0, '/') != NULL && strlen(argv0) < sizeof(path))
-		snprintf(path, sizeof(path), "%s", argv0);
-	else
-		return NULL;
-	if ((slash = strrchr(path, '/')) == NULL)
-		return NULL;
-	*slash = '\0';
-	return xstrdup(path);
-}
-
 /* Run rag-NAME with ARGV (argv[0] is replaced); returns only on error. */
 static int
 run_external(const char *argv0, const char *name, char **argv)
 {
-	char *prog = xasprintf("rag-%s", name), *dir, *path;
+	char *prog = xasprintf("rag-%s", name), *path;
 	int e;
 
 	argv[0] = prog;
-	if ((dir = self_dir(argv0)) != NULL) {
-		path = xasprintf("%s/%s", dir, prog);
-		if (access(path, X_OK) == 0)
-			execv(path, argv);
-		free(path);
-		free(dir);
-	}
-	execvp(prog, argv);
+	path = rp_sibling(argv0, prog);
+	execvp(path, argv);
 	e = errno;
 	rp_warn("cannot run '%s': %s", prog, strerror(e));
+	free(path);
 	free(prog);
 	return e == ENOENT ? RP_EXIT_UNAVAIL : RP_EXIT_FAIL;
 }
@@ -183,22 +158,6 @@ args_free(struct args *a)
 	free(a->v);
 }
 
-/* The path to run rag-NAME by: beside rag if there, else NAME for PATH. */
-static char *
-stage_path(const char *argv0, const char *prog)
-{
-	char *dir, *path;
-
-	if ((dir = self_dir(argv0)) != NULL) {
-		path = xasprintf("%s/%s", dir, prog);
-		free(dir);
-		if (access(path, X_OK) == 0)
-			return path;
-		free(path);
-	}
-	return xstrdup(prog);
-}
-
 /*
  * Run the N stages joined by pipes and wait for all of them.  The first
  * stage (in pipeline order) that fails sets the status, and is named.
@@ -227,7 +186,7 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 			posix_spawn_file_actions_addclose(&fa, p[0]);
 			posix_spawn_file_actions_addclose(&fa, p[1]);
 		}
-		path = stage_path(argv0, st[i].v[0]);
+		path = rp_sibling(argv0, st[i].v[0]);
 		if ((e = posix_spawnp(&pid[i], path, &fa, NULL, st[i].v,
 		    environ)) != 0) {
 			rp_warn("%s: cannot run '%s': %s", cmd, st[i].v[0],

@@ -359,6 +359,30 @@ rp_sort(void *base, size_t n, size_t size,
 		qsort(base, n, size, cmp);
 }
 
+char *
+rp_sibling(const char *argv0, const char *prog)
+{
+	char dir[PATH_MAX], *slash, *path;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n > 0)
+		dir[n] = '\0';
+	else if (argv0 != NULL && strchr(argv0, '/') != NULL &&
+	    strlen(argv0) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%s", argv0);
+	else
+		return xstrdup(prog);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return xstrdup(prog);
+	*slash = '\0';
+	path = xasprintf("%s/%s", dir, prog);
+	if (access(path, X_OK) == 0)
+		return path;
+	free(path);
+	return xstrdup(prog);
+}
+
 double
 rp_now(void)
 {

@@ -160,6 +160,14 @@ double		rp_round(double v, int digits);
 void		rp_sort(void *base, size_t n, size_t size,
 		    int (*cmp)(const void *, const void *));
 
+/*
+ * How to run sibling program PROG: its path in the directory of this
+ * executable (/proc/self/exe, else ARGV0) if it is there, else PROG
+ * itself for a PATH search.  Either way execvp and posix_spawnp take
+ * it.  Returns a new string.  (git runs its dashed programs this way.)
+ */
+char		*rp_sibling(const char *argv0, const char *prog);
+
 /* Monotonic time in seconds, for rates and timeouts. */
 double		rp_now(void);
 

@@ -110,30 +110,6 @@ temp_file(void)
 	return f;
 }
 
-/* The rag-query beside this program, or NULL to search PATH. */
-static char *
-sibling(const char *argv0)
-{
-	char path[PATH_MAX], *slash, *p;
-	ssize_t n;
-
-	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-	if (n > 0)
-		path[n] = '\0';
-	else if (strchr(argv0, '/') != NULL && strlen(argv0) < sizeof(path))
-		snprintf(path, sizeof(path), "%s", argv0);
-	else
-		return NULL;
-	if ((slash = strrchr(path, '/')) == NULL)
-		return NULL;
-	*slash = '\0';
-	p = xasprintf("%s/rag-query", path);
-	if (access(p, X_OK) == 0)
-		return p;
-	free(p);
-	return NULL;
-}
-
 /* Start rag-query reading IN; its stdout is *OUT.  0, or -1 (reported). */
 static int
 spawn_query(struct eval *ev, int in, pid_t *pid, int *out)
@@ -162,10 +138,8 @@ spawn_query(struct eval *ev, int in, pid_t *pid, int *out)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	if ((path = sibling(ev->argv0)) != NULL)
-		rc = posix_spawn(pid, path, &fa, NULL, argv, environ);
-	else
-		rc = posix_spawnp(pid, "rag-query", &fa, NULL, argv, environ);
+	path = rp_sibling(ev->argv0, "rag-query");
+	rc = posix_spawnp(pid, path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	free(path);
 	close(p[1]);
