@@ -22,7 +22,7 @@ DEB_sqlite3 = libsqlite3-dev
 DEB_libzstd = libzstd-dev
 DEB_PKGS   = gcc make pkg-config libc6-dev libcurl4-openssl-dev libcjson-dev \
 	     libsqlite3-dev libzstd-dev sqlite3 bats bats-support bats-assert \
-	     jq python3 mandoc shellcheck zsh fish
+	     jq python3 mandoc shellcheck zsh fish poppler-utils pandoc
 
 PROGS      = rag rag-answer rag-embed rag-eval rag-index rag-ingest rag-query
 MAN1       = $(wildcard man/*.1)
