@@ -115,11 +115,11 @@ example_dir() {
 
 @test "docs: the zsh completion completes options, values and commands" {
 	command -v zsh >/dev/null || skip "zsh is not installed (make deps)"
-	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-query --mo'
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-query --mo' '--mode*how to search'
 	[[ $output == *"--mode"*"how to search"* ]]
-	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-ingest --format '
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-ingest --format ' 'markdown'
 	[[ $output == *markdown* && $output == *html* ]]
-	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag sta'
+	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag sta' 'rag status'
 	[[ $output == *"rag status"* ]]
 }
 
