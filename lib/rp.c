@@ -13,6 +13,7 @@
 
 int		rp_verbosity = 1;
 int		rp_stderr_tty;
+static struct rp_progress *progress;	/* the line on screen, if any */
 static const char *progname = "ragpipe";
 static int	stdout_errno;	/* errno of the first failed stdout write */
 
@@ -104,6 +105,10 @@ rp_vwarn(const char *fmt, va_list ap)
 		return;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	rp_flush(stdout);
+	if (progress != NULL && progress->drawn) {
+		fputs("\r\033[K", stderr);	/* the message replaces it */
+		progress->drawn = 0;
+	}
 	fprintf(stderr, "%s\n", line);
 }
 
@@ -381,6 +386,67 @@ rp_sibling(const char *argv0, const char *prog)
 		return path;
 	free(path);
 	return xstrdup(prog);
+}
+
+void
+rp_progress_start(struct rp_progress *p, int on, const char *unit,
+    double total)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = on;
+	p->unit = unit;
+	p->total = total;
+	p->start = p->last = rp_now();
+	if (on)
+		progress = p;
+}
+
+static void
+progress_draw(struct rp_progress *p, double now)
+{
+	char line[256], eta[64] = "";
+	double secs = now - p->start, rate, left;
+	int n;
+
+	rate = secs > 0 ? (double)p->count / secs : 0;
+	if (p->total > 0 && p->done > 0 && p->done <= p->total) {
+		left = secs * (p->total - p->done) / p->done;
+		snprintf(eta, sizeof(eta), ", %d%%, %d:%02d left",
+		    (int)(100 * p->done / p->total), (int)(left / 60),
+		    (int)left % 60);
+	}
+	n = snprintf(line, sizeof(line), "\r%s: %llu %s, %.0f/s%s\033[K",
+	    progname, (unsigned long long)p->count, p->unit, rate, eta);
+	if (n > 0)
+		(void)!write(2, line, RP_MIN((size_t)n, sizeof(line) - 1));
+	p->drawn = 1;
+	p->last = now;
+}
+
+void
+rp_progress_add(struct rp_progress *p, uint64_t n, double done)
+{
+	double now;
+
+	p->count += n;
+	p->done = done;
+	if (!p->on)
+		return;
+	now = rp_now();
+	if (now - p->last >= 0.1)
+		progress_draw(p, now);
+}
+
+void
+rp_progress_end(struct rp_progress *p)
+{
+	static const char erase[] = "\r\033[K";
+
+	if (p->on && p->drawn)
+		(void)!write(2, erase, sizeof(erase) - 1);
+	p->drawn = 0;
+	if (progress == p)
+		progress = NULL;
 }
 
 double

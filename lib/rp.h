@@ -168,6 +168,27 @@ void		rp_sort(void *base, size_t n, size_t size,
  */
 char		*rp_sibling(const char *argv0, const char *prog);
 
+/*
+ * A progress line on stderr for long work: "prog: 1200 chunks, 340/s"
+ * and, when the total is known, "42%, 0:12 left".  It redraws at most
+ * ten times a second, in place (carriage return), and is erased by
+ * rp_progress_end.  Programs show it when stderr is a terminal, or with
+ * --progress; never with --quiet or --no-progress.  Main thread only.
+ */
+struct rp_progress {
+	int		 on;
+	const char	*unit;		/* "documents", "chunks" */
+	uint64_t	 count;
+	double		 done, total;	/* e.g. bytes read of a file; 0: unknown */
+	double		 start, last;
+	int		 drawn;
+};
+void		rp_progress_start(struct rp_progress *p, int on,
+		    const char *unit, double total);
+/* Count N more units and set DONE (of total), redrawing if due. */
+void		rp_progress_add(struct rp_progress *p, uint64_t n, double done);
+void		rp_progress_end(struct rp_progress *p);
+
 /* Monotonic time in seconds, for rates and timeouts. */
 double		rp_now(void);
 
