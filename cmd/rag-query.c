@@ -537,6 +537,12 @@ main(int argc, char *argv[])
 		rp_report(&err, NULL);
 		return err.code;
 	}
+	/*
+	 * One version of the store for the whole run, so that the hits of
+	 * a search and the chunks they name agree while rag-index commits.
+	 */
+	if (store_read(qy.store, &err) != 0)
+		fail(&err);
 	open_vectors(&qy);
 	if (argc == 0)
 		ask_stdin(&qy);

@@ -1,5 +1,6 @@
 /* jsonl: capped line reading, JSON lines records, record fields. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,6 +147,21 @@ lines_name(const struct lines *r)
 	return r->name;
 }
 
+int
+lines_ready(const struct lines *r, int ms)
+{
+	struct pollfd p = { .fd = r->fd, .events = POLLIN };
+	int rc;
+
+	if (r->eof || memchr(r->blk + r->bpos, r->delim, r->blen - r->bpos) !=
+	    NULL)
+		return 1;
+	/* Readable, at its end, or failed: a read would not wait. */
+	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	return rc != 0;
+}
+
 struct jsonl *
 jsonl_open(FILE *f, const char *name, size_t max)
 {
@@ -153,6 +169,12 @@ jsonl_open(FILE *f, const char *name, size_t max)
 
 	r->lines = lines_open(f, name, max, '\n');
 	return r;
+}
+
+int
+jsonl_ready(const struct jsonl *r, int ms)
+{
+	return lines_ready(r->lines, ms);
 }
 
 void

@@ -42,6 +42,13 @@ void		 lines_close(struct lines *r);	/* NULL is a no-op */
  */
 int		 lines_next(struct lines *r, char **line, size_t *len,
 		    struct rp_err *err);
+/*
+ * 1 when the next call to lines_next would not wait for input (a whole
+ * line is buffered, or the input has data or is at its end), waiting up
+ * to MS milliseconds for that (0: not at all); else 0.  For a program
+ * that should finish its work rather than block with it.
+ */
+int		 lines_ready(const struct lines *r, int ms);
 /* The number of the line last returned (1-based). */
 unsigned long	 lines_lineno(const struct lines *r);
 const char	*lines_name(const struct lines *r);
@@ -55,6 +62,8 @@ void		 jsonl_close(struct jsonl *r);	/* NULL is a no-op */
  * reading may go on), RP_EXIT_IO when reading failed (stop).
  */
 int		 jsonl_next(struct jsonl *r, cJSON **obj, struct rp_err *err);
+/* As lines_ready, for the next record. */
+int		 jsonl_ready(const struct jsonl *r, int ms);
 /* "name:line" of the record last read; lent until the next call. */
 const char	*jsonl_where(struct jsonl *r);
 unsigned long	 jsonl_lineno(const struct jsonl *r);

@@ -1,6 +1,7 @@
 /* store: the SQLite file of documents, chunks, vectors and FTS5. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,8 @@
 
 enum stmt {
 	DOC_FIND,
+	DOC_INFO,
+	DOC_RANGE,
 	DOC_INSERT,
 	DOC_UPDATE,
 	DOC_DELETE,
@@ -47,6 +50,10 @@ enum stmt {
 
 static const char *const sql[NSTMT] = {
 	[DOC_FIND] = "SELECT id, title FROM docs WHERE path = ?1",
+	[DOC_INFO] = "SELECT mtime, size, nchunks, sha256, title FROM docs "
+	    "WHERE path = ?1",
+	[DOC_RANGE] = "SELECT mtime, size, nchunks, sha256, title, path "
+	    "FROM docs WHERE path >= ?1 ORDER BY path",
 	[DOC_INSERT] = "INSERT INTO docs(path, title, sha256, mtime, size, "
 	    "nchunks, indexed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[DOC_UPDATE] = "UPDATE docs SET title = ?2, sha256 = ?3, mtime = ?4, "
@@ -121,29 +128,87 @@ struct store {
 	unsigned	 dict;		/* zstd dictionary for new chunks; 0 */
 	sqlite3_stmt	*stmt[NSTMT];
 	int		 vec_dirty;	/* vectors changed in this transaction */
-	int		 in_read;	/* store_vectors' read transaction */
+	int		 in_read;	/* store_read's read transaction */
+	int		 empty;		/* STORE_EMPTY_OK, and it is */
+	unsigned	 timeout_ms;	/* store_set_timeout */
+	double		 busy_t0;	/* when the current wait began */
+	const volatile sig_atomic_t *cancel;
 	struct vindex	*vi;		/* the mapped vector file */
 	float		*mem_rows;	/* or the vectors read into memory */
 	int64_t		*mem_ids;
 	struct buf	 z;		/* compressed text */
 	struct buf	 t;		/* decompressed text */
 	struct buf	 f;		/* text rewritten for FTS5 */
+	struct buf	 dsha, dtitle;	/* store_doc_get's lent strings */
 };
 
 /*
  * An error from SQLite as an rp_err.  Full disks, read-only files and
- * I/O errors are I/O (74); a file that is not a database is bad data.
+ * I/O errors are I/O (74); a file that is not a database is bad data; a
+ * store that stayed locked past the timeout is unavailable (69: another
+ * process holds it, so trying again later is the cure).
  */
 static int
 dberr(struct store *s, struct rp_err *err, const char *what)
 {
 	int rc = sqlite3_extended_errcode(s->db);
-	enum rp_exit code = RP_EXIT_IO;
 
-	if ((rc & 0xff) == SQLITE_NOTADB)
-		code = RP_EXIT_DATA;
-	return rp_err_set(err, code, "%s: %s: %s", s->path, what,
+	if (s->cancel != NULL && *s->cancel)
+		return rp_err_set(err, RP_EXIT_FAIL, "%s: %s: interrupted",
+		    s->path, what);
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		return rp_err_set(err, RP_EXIT_DATA, "%s: %s: %s", s->path,
+		    what, sqlite3_errmsg(s->db));
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: %s: the store is "
+		    "busy: another process kept it locked for more than %g s "
+		    "(try again later)", s->path, what,
+		    s->timeout_ms / 1000.0);
+	}
+	return rp_err_set(err, RP_EXIT_IO, "%s: %s: %s", s->path, what,
 	    sqlite3_errmsg(s->db));
+}
+
+/*
+ * SQLite's busy handler: wait for the other process with the schedule
+ * of sqlite3_busy_timeout (short sleeps first), up to the timeout, and
+ * give up at once when cancelled.
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	static const unsigned ms[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
+	    50, 100 };
+	struct store *s = arg;
+	struct timespec ts;
+	double left;
+	unsigned d;
+
+	if (s->cancel != NULL && *s->cancel)
+		return 0;
+	if (count == 0)
+		s->busy_t0 = rp_now();
+	left = s->timeout_ms / 1000.0 - (rp_now() - s->busy_t0);
+	if (left <= 0)
+		return 0;
+	d = (size_t)count < RP_NELEM(ms) ? ms[count] : 100;
+	if (d / 1000.0 > left)
+		d = (unsigned)(left * 1000) + 1;
+	ts.tv_sec = d / 1000;
+	ts.tv_nsec = (long)(d % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* SQLite's progress handler: nonzero stops the statement. */
+static int
+progress(void *arg)
+{
+	struct store *s = arg;
+
+	return s->cancel != NULL && *s->cancel;
 }
 
 static int
@@ -396,10 +461,22 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	s->timeout_ms = STORE_BUSY_TIMEOUT_MS;
+	sqlite3_busy_handler(s->db, busy_wait, s);
+	/* SQLite opens a file it may not write read-only, quietly. */
+	if (!(flags & STORE_READONLY) && sqlite3_db_readonly(s->db,
+	    "main") == 1) {
+		rp_err_set(err, RP_EXIT_IO, "%s: cannot write the store: "
+		    "permission denied or a read-only file system", path);
+		goto fail;
+	}
 	if (identify(s, &version, err) != 0)
 		goto fail;
 	if (flags & STORE_READONLY) {
+		if (version == 0 && (flags & STORE_EMPTY_OK)) {
+			s->empty = 1;
+			return s;
+		}
 		if (version == 0) {
 			rp_err_set(err, RP_EXIT_DATA, "%s: not a ragpipe store "
 			    "(empty)", path);
@@ -420,7 +497,7 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		    exec(s, "PRAGMA journal_mode = WAL", err) != 0 ||
 		    exec(s, "PRAGMA synchronous = NORMAL", err) != 0 ||
 		    exec(s, "PRAGMA foreign_keys = ON", err) != 0 ||
-		    migrate(s, err) != 0)
+		    (version != STORE_SCHEMA_VERSION && migrate(s, err) != 0))
 			goto fail;
 	}
 	if (load_dicts(s, err) != 0)
@@ -443,13 +520,18 @@ store_close(struct store *s)
 	free(s->mem_ids);
 	for (int i = 0; i < NSTMT; i++)
 		sqlite3_finalize(s->stmt[i]);
-	if (s->db != NULL && !(s->flags & STORE_READONLY))
+	/* Not worth waiting for: skip it while another process writes. */
+	if (s->db != NULL && !(s->flags & STORE_READONLY)) {
+		sqlite3_busy_handler(s->db, NULL, NULL);
 		sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
+	}
 	sqlite3_close(s->db);
 	zst_free(s->zst);
 	buf_release(&s->z);
 	buf_release(&s->t);
 	buf_release(&s->f);
+	buf_release(&s->dsha);
+	buf_release(&s->dtitle);
 	free(s->path);
 	free(s);
 }
@@ -458,6 +540,54 @@ const char *
 store_path(const struct store *s)
 {
 	return s->path;
+}
+
+/*
+ * After a full disk or an I/O error, SQLite may roll the transaction
+ * back by itself.  Then every later statement would be a transaction of
+ * its own, committed at once: a batch half written.  Refuse instead.
+ */
+static int
+lost_tx(struct store *s, struct rp_err *err)
+{
+	if (s->in_tx && sqlite3_get_autocommit(s->db))
+		return rp_err_set(err, RP_EXIT_IO, "%s: the transaction was "
+		    "rolled back after an error; nothing of it was written",
+		    s->path);
+	return 0;
+}
+
+void
+store_set_timeout(struct store *s, unsigned ms)
+{
+	s->timeout_ms = ms;
+}
+
+void
+store_set_cancel(struct store *s, const volatile sig_atomic_t *flag)
+{
+	s->cancel = flag;
+	/* Looked at every 1000 virtual machine steps: about a millisecond. */
+	sqlite3_progress_handler(s->db, flag != NULL ? 1000 : 0,
+	    flag != NULL ? progress : NULL, s);
+}
+
+int
+store_read(struct store *s, struct rp_err *err)
+{
+	int64_t v;
+
+	if (s->in_read || s->in_tx)
+		return 0;
+	if (exec(s, "BEGIN", err) != 0)
+		return -1;
+	s->in_read = 1;
+	/* BEGIN defers; the first read fixes the version we see. */
+	if (pragma_int(s, "PRAGMA schema_version", &v, err) != 0) {
+		store_rollback(s);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -472,6 +602,10 @@ store_begin(struct store *s, struct rp_err *err)
 int
 store_commit(struct store *s, struct rp_err *err)
 {
+	if (lost_tx(s, err) != 0) {
+		store_rollback(s);
+		return -1;
+	}
 	if (meta_set_int(s, "last_indexed", (int64_t)time(NULL), err) != 0 ||
 	    (s->vec_dirty && exec(s, "UPDATE meta SET value = value + 1 "
 	    "WHERE key = 'vec_gen'", err) != 0) ||
@@ -730,6 +864,8 @@ store_put_doc(struct store *s, const struct store_doc *d,
 	int64_t id = 0;
 	int found, rc = -1;
 
+	if (lost_tx(s, err) != 0)
+		return -1;
 	if (sqlite3_exec(s->db, "SAVEPOINT doc", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return dberr(s, err, "savepoint");
@@ -764,12 +900,22 @@ out:
 	free(oldtitle);
 	/*
 	 * On a bad record, undo just this document; the transaction and
-	 * the documents before it stay good.
+	 * the documents before it stay good.  Releasing the savepoint
+	 * writes (FTS5 flushes its terms), so it can fail as any write:
+	 * SQLite may then have rolled the whole transaction back.
 	 */
-	if (rc != 0)
-		sqlite3_exec(s->db, "ROLLBACK TO doc", NULL, NULL, NULL);
-	sqlite3_exec(s->db, "RELEASE doc", NULL, NULL, NULL);
-	return rc;
+	if (rc != 0) {
+		/* The first error says what happened; keep it. */
+		if ((sqlite3_exec(s->db, "ROLLBACK TO doc", NULL, NULL,
+		    NULL) != SQLITE_OK || sqlite3_exec(s->db, "RELEASE doc",
+		    NULL, NULL, NULL) != SQLITE_OK || lost_tx(s, NULL) != 0) &&
+		    err != NULL && err->code == RP_EXIT_DATA)
+			return dberr(s, err, "write document");
+		return rc;
+	}
+	if (sqlite3_exec(s->db, "RELEASE doc", NULL, NULL, NULL) != SQLITE_OK)
+		return dberr(s, err, "write document");
+	return lost_tx(s, err);
 }
 
 int
@@ -780,6 +926,8 @@ store_delete_doc(struct store *s, const char *path, struct rp_err *err)
 	int64_t id;
 	int found;
 
+	if (lost_tx(s, err) != 0)
+		return -1;
 	if ((found = find_doc(s, path, &id, &title, err)) <= 0)
 		return found;
 	if (drop_chunks(s, id, title, err) != 0) {
@@ -794,6 +942,86 @@ store_delete_doc(struct store *s, const char *path, struct rp_err *err)
 		return -1;
 	s->vec_dirty = 1;
 	return 1;
+}
+
+static const char *
+lend_text(sqlite3_stmt *st, int i, struct buf *b)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	if (t == NULL)
+		return NULL;
+	buf_reset(b);
+	buf_add(b, t, (size_t)sqlite3_column_bytes(st, i));
+	return buf_str(b);
+}
+
+static int64_t
+col_int_or(sqlite3_stmt *st, int i, int64_t dflt)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return dflt;
+	return sqlite3_column_int64(st, i);
+}
+
+int
+store_doc_get(struct store *s, const char *path, struct store_docinfo *di,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(di, 0, sizeof(*di));
+	if (s->empty)
+		return 0;
+	if ((st = stmt(s, DOC_INFO, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		di->mtime = col_int_or(st, 0, -1);
+		di->size = col_int_or(st, 1, -1);
+		di->nchunks = sqlite3_column_int64(st, 2);
+		di->sha256 = lend_text(st, 3, &s->dsha);
+		di->title = lend_text(st, 4, &s->dtitle);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "find document");
+	return rc == SQLITE_ROW;
+}
+
+int
+store_each_doc(struct store *s, const char *prefix, store_doc_fn fn,
+    void *arg, struct rp_err *err)
+{
+	struct store_docinfo di;
+	sqlite3_stmt *st;
+	size_t plen = strlen(prefix);
+	const char *path;
+	int rc;
+
+	if (s->empty)
+		return 0;
+	if ((st = stmt(s, DOC_RANGE, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	/* In path order, the documents under PREFIX come in one run. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		path = (const char *)sqlite3_column_text(st, 5);
+		if (path == NULL || strncmp(path, prefix, plen) != 0)
+			break;
+		di.mtime = col_int_or(st, 0, -1);
+		di.size = col_int_or(st, 1, -1);
+		di.nchunks = sqlite3_column_int64(st, 2);
+		di.sha256 = (const char *)sqlite3_column_text(st, 3);
+		di.title = (const char *)sqlite3_column_text(st, 4);
+		if (fn(arg, path, &di) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "list documents");
+	return 0;
 }
 
 /* TERMS as an FTS5 query: each a quoted string, joined by OR. */
@@ -977,11 +1205,8 @@ store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
 	int has;
 
 	memset(v, 0, sizeof(*v));
-	if (!s->in_read && !s->in_tx) {
-		if (exec(s, "BEGIN", err) != 0)
-			return -1;
-		s->in_read = 1;
-	}
+	if (store_read(s, err) != 0)
+		return -1;
 	if (vec_want(s, &m, &has, err) != 0)
 		return -1;
 	if (!has)
@@ -1205,6 +1430,380 @@ store_stats(struct store *s, struct store_stats *st, struct rp_err *err)
 	    err) != 0)
 		return -1;
 	return stats_vectors(s, st, err);
+}
+
+/* A store_check in progress. */
+struct check {
+	struct store	*s;
+	store_problem_fn fn;
+	void		*arg;
+	long		 n;
+};
+
+static void
+problem(struct check *c, const char *fmt, ...) RP_PRINTF(2, 3);
+
+static void
+problem(struct check *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->fn(c->arg, msg);
+	c->n++;
+}
+
+/*
+ * Run Q, whose one row is a count and an example, and return the count
+ * with the example in EX (cleaned for a message), or -1 with ERR filled.
+ */
+static int64_t
+count_rows(struct check *c, const char *q, char ex[128], struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	const char *t;
+	int rc;
+
+	ex[0] = '\0';
+	if (sqlite3_prepare_v2(c->s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return dberr(c->s, err, "check");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		if ((t = (const char *)sqlite3_column_text(st, 1)) != NULL)
+			rp_sanitize(ex, 128, t);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(c->s, err, "check");
+	return n;
+}
+
+/* Check Q's count: a problem told by STR (a format with %lld and %s). */
+#define CHECK_COUNT(c, q, str, err) do {				\
+	char ex_[128];							\
+	int64_t n_ = count_rows((c), (q), ex_, (err));			\
+									\
+	if (n_ < 0)							\
+		return -1;						\
+	if (n_ > 0)							\
+		problem((c), str, (long long)n_, ex_);			\
+} while (0)
+
+/* SQLite's own checks: the b-trees and the FTS5 index structure. */
+static int
+check_sqlite(struct check *c, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	const char *t;
+	int rc, nrows = 0;
+
+	if (sqlite3_prepare_v2(c->s->db, "PRAGMA integrity_check(20)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return dberr(c->s, err, "integrity_check");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t = (const char *)sqlite3_column_text(st, 0);
+		if (t != NULL && (nrows++ > 0 || strcmp(t, "ok") != 0))
+			problem(c, "SQLite integrity_check: %s", t);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(c->s, err, "integrity_check");
+	/* A write to FTS5, so inside a write transaction, rolled back. */
+	if (exec(c->s, "BEGIN IMMEDIATE", err) != 0)
+		return -1;
+	rc = sqlite3_exec(c->s->db, "INSERT INTO fts(fts, rank) "
+	    "VALUES ('integrity-check', 0)", NULL, NULL, NULL);
+	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_CORRUPT) {
+		dberr(c->s, err, "FTS5 integrity-check");
+		sqlite3_exec(c->s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (rc != SQLITE_OK)
+		problem(c, "FTS5 integrity-check: %s",
+		    sqlite3_errmsg(c->s->db));
+	sqlite3_exec(c->s->db, "ROLLBACK", NULL, NULL, NULL);
+	return 0;
+}
+
+/* Rows that refer to nothing, and documents short of their chunks. */
+static int
+check_rows(struct check *c, struct rp_err *err)
+{
+	CHECK_COUNT(c, "SELECT count(*), min(c.id) FROM chunks c "
+	    "WHERE NOT EXISTS (SELECT 1 FROM docs d WHERE d.id = c.doc)",
+	    "chunks of no document: %lld (first: chunk %s)", err);
+	CHECK_COUNT(c, "SELECT count(*), min(v.chunk) FROM vectors v "
+	    "WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = v.chunk)",
+	    "vectors of no chunk: %lld (first: chunk %s)", err);
+	CHECK_COUNT(c, "SELECT count(*), min(path) FROM (SELECT d.path, "
+	    "d.nchunks, (SELECT count(*) FROM chunks c WHERE c.doc = d.id) n "
+	    "FROM docs d) WHERE nchunks != n", "documents with another number "
+	    "of chunks than they say: %lld (first: '%s')", err);
+	CHECK_COUNT(c, "SELECT count(*), min(id) FROM (SELECT id FROM "
+	    "fts_docsize EXCEPT SELECT id FROM chunks)",
+	    "full-text index rows of no chunk: %lld (first: %s)", err);
+	CHECK_COUNT(c, "SELECT count(*), min(id) FROM (SELECT id FROM "
+	    "chunks EXCEPT SELECT id FROM fts_docsize)",
+	    "chunks missing from the full-text index: %lld (first: chunk %s)",
+	    err);
+	return 0;
+}
+
+/*
+ * Every chunk's text decompresses to its length, and goes into a scratch
+ * full-text index (the store's rewrite, tokenizer and columns), which
+ * must then equal the store's: the same terms in as many chunks as many
+ * times, and the same token counts per chunk.  A contentless index
+ * cannot be compared with its text any other way.
+ */
+static int
+check_text(struct check *c, struct rp_err *err)
+{
+	struct store *s = c->s;
+	sqlite3_stmt *rd = NULL, *ins = NULL;
+	int64_t id, len, bad = 0, first = 0;
+	const char *title, *section;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT c.id, c.len, c.body, d.title, "
+	    "c.section FROM chunks c JOIN docs d ON d.id = c.doc", -1, &rd,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT INTO chk.fts(rowid, title, "
+	    "section, body) VALUES (?1, ?2, ?3, ?4)", -1, &ins, NULL) !=
+	    SQLITE_OK) {
+		dberr(s, err, "check");
+		goto out;
+	}
+	while ((step = sqlite3_step(rd)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(rd, 0);
+		len = sqlite3_column_int64(rd, 1);
+		if (zst_decompress(s->zst, sqlite3_column_blob(rd, 2),
+		    (size_t)sqlite3_column_bytes(rd, 2), &s->t, NULL) != 0 ||
+		    (int64_t)s->t.len != len) {
+			if (bad++ == 0)
+				first = id;
+			continue;
+		}
+		buf_reset(&s->f);
+		if (analyze_fts_text(&s->f, buf_str(&s->t), s->t.len) != 0)
+			continue;
+		title = (const char *)sqlite3_column_text(rd, 3);
+		section = (const char *)sqlite3_column_text(rd, 4);
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, id);
+		sqlite3_bind_text(ins, 2, title != NULL ? title : "", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, section != NULL ? section : "", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, buf_str(&s->f), (int)s->f.len,
+		    SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			dberr(s, err, "check: scratch index");
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		dberr(s, err, "check: read chunks");
+		goto out;
+	}
+	if (bad > 0)
+		problem(c, "chunks whose text does not decompress to its "
+		    "length: %lld (first: chunk %lld)", (long long)bad,
+		    (long long)first);
+	rc = 0;
+out:
+	sqlite3_finalize(rd);
+	sqlite3_finalize(ins);
+	if (rc != 0)
+		return -1;
+	CHECK_COUNT(c, "SELECT count(*), min(term) FROM ("
+	    "SELECT term, doc, cnt FROM temp.chk_vm EXCEPT "
+	    "SELECT term, doc, cnt FROM temp.chk_vc)",
+	    "full-text index terms the chunks do not have, or not as often: "
+	    "%lld (first: '%s')", err);
+	CHECK_COUNT(c, "SELECT count(*), min(term) FROM ("
+	    "SELECT term, doc, cnt FROM temp.chk_vc EXCEPT "
+	    "SELECT term, doc, cnt FROM temp.chk_vm)",
+	    "chunk terms the full-text index does not have, or not as often: "
+	    "%lld (first: '%s')", err);
+	CHECK_COUNT(c, "SELECT count(*), min(id) FROM ("
+	    "SELECT id, sz FROM main.fts_docsize EXCEPT "
+	    "SELECT id, sz FROM chk.fts_docsize)",
+	    "chunks with other word counts in the full-text index: %lld "
+	    "(first: chunk %s)", err);
+	return 0;
+}
+
+/* The vectors: as many as chunks, of the store's model, normalised. */
+static int
+check_vectors(struct check *c, const struct vindex_meta *m, int has,
+    struct rp_err *err)
+{
+	struct store *s = c->s;
+	sqlite3_stmt *st;
+	int64_t bad = 0, first = 0;
+	float *v;
+	double norm;
+	int rc;
+	char q[256];
+
+	if (!has) {
+		CHECK_COUNT(c, "SELECT count(*), min(chunk) FROM vectors",
+		    "vectors in a store without an embedding model: "
+		    "%lld (first: chunk %s)", err);
+		return 0;
+	}
+	snprintf(q, sizeof(q), "SELECT count(*), min(chunk) FROM vectors "
+	    "WHERE length(v) != %zu", m->dim * sizeof(float));
+	CHECK_COUNT(c, "SELECT count(*), min(c.id) FROM chunks c WHERE "
+	    "NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk = c.id)",
+	    "chunks without a vector: %lld (first: chunk %s)", err);
+	CHECK_COUNT(c, q, "vectors not of the store's dimension: %lld "
+	    "(first: chunk %s)", err);
+	if (sqlite3_prepare_v2(s->db, "SELECT chunk, v FROM vectors", -1, &st,
+	    NULL) != SQLITE_OK)
+		return dberr(s, err, "check");
+	v = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*v));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 1) !=
+		    m->dim * sizeof(float))
+			continue;
+		/* A blob need not be aligned for floats. */
+		memcpy(v, sqlite3_column_blob(st, 1), m->dim * sizeof(float));
+		norm = 0;
+		for (size_t i = 0; i < m->dim; i++)
+			norm += (double)v[i] * v[i];
+		/* Unit length, or zero for a text with no features. */
+		if (!isfinite(norm) || (norm != 0 && fabs(norm - 1) > 1e-3))
+			if (bad++ == 0)
+				first = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	free(v);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "check: read vectors");
+	if (bad > 0)
+		problem(c, "vectors not of unit length: %lld (first: chunk "
+		    "%lld)", (long long)bad, (long long)first);
+	return 0;
+}
+
+/* The vector file, when it claims to be fresh, holds the same vectors. */
+static int
+check_vector_file(struct check *c, const struct vindex_meta *m,
+    struct rp_err *err)
+{
+	struct vec_reader r;
+	struct vindex *vi;
+	struct rp_err ignore;
+	const float *rows;
+	const int64_t *ids;
+	float *row;
+	int64_t id;
+	size_t i = 0, differ = 0;
+	char *path;
+	int rc;
+
+	path = xasprintf("%s-vec", c->s->path);
+	vi = vindex_open(path, m, &ignore);
+	free(path);
+	if (vi == NULL)
+		return 0;	/* missing or stale: rebuilt when needed */
+	if (open_reader(c->s, &r, m->dim, err) != 0) {
+		vindex_close(vi);
+		return -1;
+	}
+	rows = vindex_rows(vi);
+	ids = vindex_ids(vi);
+	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
+	while ((rc = next_vector(&r, &id, row, err)) > 0) {
+		if (i >= m->count || ids[i] != id ||
+		    memcmp(rows + i * m->dim, row, m->dim * sizeof(*row)) != 0)
+			differ++;
+		i++;
+	}
+	sqlite3_finalize(r.st);
+	free(row);
+	vindex_close(vi);
+	if (rc < 0)
+		return -1;
+	if (differ > 0 || i != m->count)
+		problem(c, "vector file rows that differ from the store though "
+		    "it is marked fresh: %zu of %zu (%s-vec)",
+		    RP_MAX(differ, (size_t)1), m->count, c->s->path);
+	return 0;
+}
+
+/* The scratch database for check_text, attached as "chk". */
+static int
+scratch_open(struct store *s, struct rp_err *err)
+{
+	if (exec(s, "ATTACH '' AS chk", err) != 0)
+		return -1;
+	if (exec(s, "CREATE VIRTUAL TABLE chk.fts USING fts5(title, section, "
+	    "body, content='', tokenize='porter unicode61 "
+	    "remove_diacritics 2');"
+	    "CREATE VIRTUAL TABLE temp.chk_vm USING fts5vocab(main, fts, row);"
+	    "CREATE VIRTUAL TABLE temp.chk_vc USING fts5vocab(chk, fts, row)",
+	    err) != 0) {
+		sqlite3_exec(s->db, "DETACH chk", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+scratch_close(struct store *s)
+{
+	sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.chk_vm;"
+	    "DROP TABLE IF EXISTS temp.chk_vc", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "DETACH chk", NULL, NULL, NULL);
+}
+
+long
+store_check(struct store *s, store_problem_fn fn, void *arg,
+    struct rp_err *err)
+{
+	struct check c = { s, fn, arg, 0 };
+	struct vindex_meta m;
+	int has, rc = -1;
+
+	if (s->in_tx || s->in_read)
+		return rp_err_set(err, RP_EXIT_FAIL, "%s: check: inside a "
+		    "transaction", s->path);
+	if (check_sqlite(&c, err) != 0 || scratch_open(s, err) != 0)
+		return -1;
+	/* The rest sees one version of the store; writers go on. */
+	if (exec(s, "BEGIN", err) != 0)
+		goto out;
+	if (check_rows(&c, err) == 0 && check_text(&c, err) == 0 &&
+	    vec_want(s, &m, &has, err) == 0 &&
+	    check_vectors(&c, &m, has, err) == 0 &&
+	    (!has || check_vector_file(&c, &m, err) == 0))
+		rc = 0;
+	/* Nothing to keep: the scratch index goes with the transaction. */
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	scratch_close(s);
+	return rc == 0 ? c.n : -1;
+}
+
+int64_t
+store_pages(struct store *s)
+{
+	static const int ops[] = { SQLITE_DBSTATUS_CACHE_HIT,
+	    SQLITE_DBSTATUS_CACHE_MISS, SQLITE_DBSTATUS_CACHE_WRITE };
+	int64_t total = 0;
+	int cur, hi;
+
+	for (size_t i = 0; i < RP_NELEM(ops); i++)
+		if (sqlite3_db_status(s->db, ops[i], &cur, &hi, 1) == SQLITE_OK)
+			total += cur;
+	return total;
 }
 
 char *

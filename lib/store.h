@@ -11,13 +11,17 @@
  *
  * Writers call store_begin (BEGIN IMMEDIATE: two writers wait for each
  * other for up to the busy timeout instead of failing), then any number
- * of store_put_doc/store_delete_doc, then store_commit.
+ * of store_put_doc/store_delete_doc, then store_commit.  A writer that
+ * waited longer than the timeout gets RP_EXIT_UNAVAIL (69): the store is
+ * busy, try again later.  Readers (WAL) never wait for writers; a reader
+ * that calls store_read sees one version of the store throughout.
  *
  * One struct store per connection; never shared across threads.
  */
 #ifndef STORE_H
 #define STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +34,10 @@ struct store;
 enum store_flags {
 	STORE_READONLY = 1 << 0,	/* never write; fail if missing */
 	STORE_CREATE = 1 << 1,		/* create the file if missing */
+	STORE_EMPTY_OK = 1 << 2,	/* READONLY: take an empty file (one
+					   being created) as a store with no
+					   documents, for store_doc_get and
+					   store_each_doc only */
 };
 
 /* A document as rag-index writes it. */
@@ -80,6 +88,15 @@ struct store_vectors {
 	int		 mapped;	/* from the vector file, not memory */
 };
 
+/* What the store knows of a document (rag-ingest -d compares it). */
+struct store_docinfo {
+	int64_t		 mtime;		/* -1: unknown */
+	int64_t		 size;		/* -1: unknown */
+	int64_t		 nchunks;
+	const char	*sha256;	/* NULL: unknown; lent, see below */
+	const char	*title;		/* NULL: none; lent, see below */
+};
+
 struct store_stats {
 	int		 schema_version;
 	int64_t		 documents;
@@ -103,6 +120,27 @@ struct store_stats {
 struct store	*store_open(const char *path, unsigned flags, struct rp_err *err);
 void		 store_close(struct store *s);	/* NULL is a no-op */
 const char	*store_path(const struct store *s);
+
+/*
+ * How long a writer waits for another one to commit (and a reader for
+ * SQLite's rare exclusive moments), in milliseconds; the default is
+ * STORE_BUSY_TIMEOUT_MS.
+ */
+void		 store_set_timeout(struct store *s, unsigned ms);
+/*
+ * While *FLAG is nonzero, statements stop early (SQLITE_INTERRUPT) and
+ * waits for other writers give up, failing with RP_EXIT_FAIL and
+ * "interrupted": for a signal handler to set.  NULL turns it off.
+ */
+void		 store_set_cancel(struct store *s,
+		    const volatile sig_atomic_t *flag);
+
+/*
+ * Start a read transaction that lasts until store_close: every later
+ * read sees the same version of the store, however many writers commit
+ * meanwhile.  Does nothing when one is open already.  0, or -1.
+ */
+int		 store_read(struct store *s, struct rp_err *err);
 
 /* Start a write transaction (BEGIN IMMEDIATE; waits for other writers). */
 int		 store_begin(struct store *s, struct rp_err *err);
@@ -128,6 +166,28 @@ int		 store_put_doc(struct store *s, const struct store_doc *doc,
  */
 int		 store_delete_doc(struct store *s, const char *path,
 		    struct rp_err *err);
+
+/*
+ * Look document PATH up: 1 with *DI filled (its strings lent until the
+ * next call on S), 0 when the store does not have it, -1 on error.
+ */
+int		 store_doc_get(struct store *s, const char *path,
+		    struct store_docinfo *di, struct rp_err *err);
+
+/*
+ * Called by store_each_doc for each document; DI's strings and PATH are
+ * lent for the call only, and FN must not use the store.  Return 0 to
+ * go on, anything else to stop.
+ */
+typedef int	(*store_doc_fn)(void *arg, const char *path,
+		    const struct store_docinfo *di);
+/*
+ * Call FN for every document whose path begins with PREFIX ("" for
+ * all), in byte order of the path, from one read of the store.  0 (also
+ * when FN stopped early), or -1 with ERR filled.
+ */
+int		 store_each_doc(struct store *s, const char *prefix,
+		    store_doc_fn fn, void *arg, struct rp_err *err);
 
 /*
  * Full-text search: the chunks matching any of the NTERMS plain TERMS
@@ -183,6 +243,32 @@ void		 store_row_release(struct store_row *row);
 
 int		 store_stats(struct store *s, struct store_stats *st,
 		    struct rp_err *err);
+
+/* Called by store_check with each problem found, as a short sentence. */
+typedef void	(*store_problem_fn)(void *arg, const char *what);
+/*
+ * Check the store through and through: SQLite's integrity_check and
+ * foreign keys; FTS5's integrity-check; the full-text index against the
+ * chunks (the same rows, and the same terms, counts and sizes as an
+ * index rebuilt from the chunk text in a scratch database); every chunk's
+ * text decompresses to its length; every document has the chunks it
+ * says; every chunk has a vector of the store's model and dimension when
+ * it has one, and none when not; and the vector file, when fresh, holds
+ * exactly the store's vectors.  Returns the number of problems, each
+ * given to FN, or -1 with ERR filled when the check could not run.
+ * Reads everything (time and scratch space like indexing the store
+ * without vectors); needs a store opened for writing, since FTS5 runs
+ * its check as a write (rolled back), holding the write lock meanwhile.
+ */
+long		 store_check(struct store *s, store_problem_fn fn, void *arg,
+		    struct rp_err *err);
+
+/*
+ * Database pages this connection has read or written since the last
+ * call (SQLite's page cache hits, misses and writes): work measured
+ * independently of the machine's speed, for tests.
+ */
+int64_t		 store_pages(struct store *s);
 
 /*
  * The default store path for an environment: RAG_DB if set and not

@@ -188,6 +188,27 @@ sweep(const char *path)
 	free(dir);
 }
 
+/*
+ * Does PATH hold the vectors of a later version of the same store than
+ * M?  Builders working from different versions of a store (a query that
+ * began before a commit, another after) race to rename their files into
+ * place; the later version should win.
+ */
+static int
+newer(const char *path, const struct vindex_meta *m)
+{
+	struct header h;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	rc = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    memcmp(h.magic, MAGIC, 8) == 0 && h.generation > m->generation &&
+	    strncmp(h.uuid, m->uuid, sizeof(h.uuid)) == 0;
+	close(fd);
+	return rc;
+}
+
 int
 vindex_write(const char *path, const struct vindex_meta *m, vindex_row_fn fn,
     void *arg, struct rp_err *err)
@@ -238,7 +259,9 @@ vindex_write(const char *path, const struct vindex_meta *m, vindex_row_fn fn,
 		goto ioerr;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0)
+	if (newer(path, m))
+		unlink(tmp);
+	else if (rename(tmp, path) != 0)
 		goto ioerr;
 	free(row);
 	free(ids);

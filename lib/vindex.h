@@ -53,7 +53,9 @@ typedef int	(*vindex_row_fn)(void *arg, int64_t *id, float *row,
 		    struct rp_err *err);
 /*
  * Write PATH from META (count is what FN will produce) and FN.  0, or -1
- * with ERR filled (RP_EXIT_IO); a failed write leaves the old file.
+ * with ERR filled (RP_EXIT_IO); a failed write leaves the old file, and
+ * so does a write that finds PATH already holding a later generation of
+ * the same store.
  */
 int		 vindex_write(const char *path, const struct vindex_meta *meta,
 		    vindex_row_fn fn, void *arg, struct rp_err *err);

@@ -38,6 +38,127 @@ first_doc(struct store *s, const char *q)
 	return doc;
 }
 
+/*
+ * A new store at PATH with N one-chunk documents "d<i>" and "big", of
+ * 40 chunks, committed 500 documents at a time as rag-index does.
+ */
+static struct store *
+filled(const char *path, int n)
+{
+	struct store_chunk c[40];
+	struct store_doc d = { .title = "T", .mtime = 1, .size = 1 };
+	struct rp_err err;
+	struct store *s;
+	char name[32], text[40][160];
+
+	if ((s = store_open(path, STORE_CREATE, &err)) == NULL)
+		return NULL;
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i <= n; i++) {
+		int k = i < n ? 1 : 40;
+
+		if (i % 500 == 0 && store_begin(s, &err) != 0)
+			break;
+		snprintf(name, sizeof(name), i < n ? "d%d" : "big", i);
+		d.path = name;
+		for (int j = 0; j < k; j++) {
+			snprintf(text[j], sizeof(text[j]), "document %d part %d "
+			    "of w%d and w%d, with v%d, x%d and the common "
+			    "words lease rent", i, j, i % 997, (i * 7) % 991,
+			    (i + j) % 89, j);
+			c[j].seq = j;
+			c[j].text = text[j];
+			c[j].len = strlen(text[j]);
+			c[j].line = 1;
+		}
+		if (store_put_doc(s, &d, c, (size_t)k, &err) != 0)
+			break;
+		if ((i % 500 == 499 || i == n) && store_commit(s, &err) != 0)
+			break;
+	}
+	return s;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The median of the pages that deleting documents d1, d3, ... d17 of S
+ * touched, one transaction each, and the pages for "big" in *BIG.
+ */
+static int64_t
+delete_pages(struct store *s, int64_t *big)
+{
+	struct rp_err err;
+	int64_t p[9];
+	char name[32];
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(name, sizeof(name), "d%d", 2 * i + 1);
+		store_pages(s);
+		if (store_begin(s, &err) != 0 ||
+		    store_delete_doc(s, name, &err) != 1 ||
+		    store_commit(s, &err) != 0)
+			return -1;
+		p[i] = store_pages(s);
+	}
+	store_pages(s);
+	if (store_begin(s, &err) != 0 ||
+	    store_delete_doc(s, "big", &err) != 1 ||
+	    store_commit(s, &err) != 0)
+		return -1;
+	*big = store_pages(s);
+	qsort(p, 9, sizeof(p[0]), cmp_i64);
+	return p[4];
+}
+
+/*
+ * Deleting a document costs work in proportion to the document, not the
+ * store (issue 5): counted in database pages read and written, which
+ * does not depend on the machine's speed.
+ */
+static void
+delete_cost(const char *dir)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char *small_path = xasprintf("%s/small.db", dir);
+	char *large_path = xasprintf("%s/large.db", dir);
+	struct store *small = filled(small_path, 100);
+	struct store *large = filled(large_path, 10000);
+	int64_t ps, pl, bs = 0, bl = 0;
+
+	ok(small != NULL && large != NULL, "stores of 100 and 10,000 "
+	    "documents");
+	ps = small != NULL ? delete_pages(small, &bs) : -1;
+	pl = large != NULL ? delete_pages(large, &bl) : -1;
+	ok(ps > 0 && pl > 0, "deletes: %lld pages in the small store, %lld "
+	    "in the large (median of 9)", (long long)ps, (long long)pl);
+	ok(pl <= 3 * ps, "a delete in a store 100 times larger touches at "
+	    "most 3 times the pages (%lld, %lld)", (long long)pl,
+	    (long long)ps);
+	ok(bs > 2 * ps && bl <= 3 * bs, "a 40-chunk document costs more "
+	    "(%lld pages), the same in either store (%lld)", (long long)bs,
+	    (long long)bl);
+	store_close(small);
+	store_close(large);
+	for (int i = 0; i < 3; i++) {
+		char *a = xasprintf("%s%s", small_path, suffix[i]);
+		char *b = xasprintf("%s%s", large_path, suffix[i]);
+
+		unlink(a);
+		unlink(b);
+		free(a);
+		free(b);
+	}
+	free(small_path);
+	free(large_path);
+}
+
 int
 main(void)
 {
@@ -162,5 +283,6 @@ main(void)
 	ok(p != NULL, "a default path exists with HOME set");
 	free(p);
 	free(path);
+	delete_cost(dir);
 	return tap_done();
 }
