@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <math.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,8 +18,11 @@
 /* A transaction holds this many documents or chunk bytes at most. */
 #define BATCH_DOCS	256
 #define BATCH_BYTES	((size_t)32 << 20)
+#define WAIT_DEFAULT	(STORE_BUSY_TIMEOUT_MS / 1000)	/* seconds */
+/* A batch waits for more input this long at most: commits at most ~1/s. */
+#define BATCH_WAIT	1.0				/* seconds */
 
-enum { OPT_JSON = 256, OPT_STRICT, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_STRICT, OPT_VERSION, OPT_WAIT };
 
 static const struct option longopts[] = {
 	{ "db",		required_argument,	NULL, 'd' },
@@ -27,8 +32,18 @@ static const struct option longopts[] = {
 	{ "strict",	no_argument,		NULL, OPT_STRICT },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
+	{ "wait",	required_argument,	NULL, OPT_WAIT },
 	{ NULL,		0,			NULL, 0 }
 };
+
+/*
+ * Signals: the number of the signal that asked us to stop (0: none);
+ * whether the store is at work (then the work stops at the next check
+ * and the open transaction is rolled back; else we can exit at once,
+ * as nothing is open); and what was committed, for the message.
+ */
+static volatile sig_atomic_t interrupted, in_store;
+static volatile sig_atomic_t committed_docs, committed_deletes;
 
 /* The chunks of one document, gathered until all of them are here. */
 struct group {
@@ -39,16 +54,32 @@ struct group {
 	char		 where[256];	/* where its first record was */
 };
 
+/*
+ * A whole document ready to be written, or a deletion (DELETE set, G
+ * names the document), waiting for its batch.  Batches are gathered in
+ * memory and written in one go, so the store's write lock is never held
+ * while rag-index waits for input (another writer would wait too).
+ */
+struct op {
+	struct group	 g;		/* its records, vectors taken out */
+	struct store_doc d;
+	struct store_chunk *c;		/* g.n of them, by seq */
+	size_t		 bytes;
+	int		 delete;
+};
+
 struct index {
 	const char	*dbpath;
 	int		 json, strict;
 	struct store	*store;
 	int		 status;
 	int		 in_tx;
-	size_t		 tx_docs, tx_bytes;
-	struct group	*groups;	/* pending documents */
+	struct group	*groups;	/* documents still arriving */
 	size_t		 ngroups;
-	/* The summary. */
+	struct op	*ops;		/* the next batch */
+	size_t		 nops, batch_bytes;
+	double		 batch_t0;	/* when its first op came */
+	/* The summary, of what was committed. */
 	long		 docs, chunks, deleted, absent, bad, incomplete;
 	double		 t0;
 };
@@ -64,7 +95,7 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: rag-index [-qv] [--json] [--strict] "
-	    "[-d db] [file ...]\n");
+	    "[-d db] [--wait seconds] [file ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
@@ -72,7 +103,7 @@ static _Noreturn void
 help(void)
 {
 	printf("usage: rag-index [-qv] [--json] [--strict] [-d db] "
-	    "[file ...]\n"
+	    "[--wait seconds] [file ...]\n"
 	    "Write chunk records (from rag-ingest or rag-embed) and "
 	    "deletions into a store.\n"
 	    "\n"
@@ -83,6 +114,8 @@ help(void)
 	    "      --strict    stop at the first bad record\n"
 	    "  -v, --verbose   print the summary even when stderr is not "
 	    "a terminal\n"
+	    "      --wait N    wait up to N seconds for another writer "
+	    "(default %d)\n"
 	    "  -h, --help      show this help\n"
 	    "      --version   show the version\n"
 	    "\n"
@@ -91,7 +124,11 @@ help(void)
 	    "replace its old ones in one transaction; {\"op\":\"delete\","
 	    "\"doc\":PATH} removes one.\n"
 	    "Exit status: 0 ok, 1 failure, 2 usage, 65 some records were "
-	    "bad, 74 I/O error.\n");
+	    "bad, 69 the store\n"
+	    "stayed locked by another writer, 74 I/O error, 128+N stopped "
+	    "by signal N\n"
+	    "(SIGINT 130, SIGTERM 143): nothing but whole batches was "
+	    "committed.\n", WAIT_DEFAULT);
 	exit(RP_EXIT_OK);
 }
 
@@ -102,6 +139,93 @@ is_known(const char *key)
 		if (strcmp(key, known[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* Append S to B[*N..SIZE), in a signal handler. */
+static void
+sig_cat(char *b, size_t *n, size_t size, const char *s)
+{
+	while (*s != '\0' && *n + 1 < size)
+		b[(*n)++] = *s++;
+}
+
+static void
+sig_num(char *b, size_t *n, size_t size, long v)
+{
+	char d[24];
+	size_t i = sizeof(d) - 1;
+
+	d[i] = '\0';
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && i > 0);
+	sig_cat(b, n, size, d + i);
+}
+
+/* Say what was committed before a signal stopped us; async-signal-safe. */
+static void
+say_interrupted(int sig)
+{
+	char b[320];
+	size_t n = 0;
+
+	sig_cat(b, &n, sizeof(b), rp_progname());
+	sig_cat(b, &n, sizeof(b), ": interrupted by ");
+	sig_cat(b, &n, sizeof(b), sig == SIGINT ? "SIGINT" : sig == SIGTERM ?
+	    "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal");
+	sig_cat(b, &n, sizeof(b), ": committed ");
+	sig_num(b, &n, sizeof(b), committed_docs);
+	sig_cat(b, &n, sizeof(b), " documents and ");
+	sig_num(b, &n, sizeof(b), committed_deletes);
+	sig_cat(b, &n, sizeof(b), " deletions; nothing else was written\n");
+	if (write(2, b, n) < 0)
+		return;	/* nowhere left to say it */
+}
+
+/*
+ * SIGINT, SIGTERM, SIGHUP.  Between batches nothing is open, so we go
+ * at once; during one, the store stops at its next check (store_set_
+ * cancel) and the code that called it rolls back and calls stopped().
+ */
+static void
+on_signal(int sig)
+{
+	if (interrupted == 0)
+		interrupted = sig;
+	if (!in_store) {
+		say_interrupted(sig);
+		_exit(128 + sig);
+	}
+}
+
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < RP_NELEM(sigs); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	/* An ignored signal stays ignored, as nohup(1) and shells mean. */
+	for (size_t i = 0; i < RP_NELEM(sigs); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
+/* A signal came while the store was at work: roll back and go. */
+static _Noreturn void
+stopped(struct index *ix)
+{
+	if (ix->in_tx)
+		store_rollback(ix->store);
+	say_interrupted(interrupted);
+	exit(128 + interrupted);
 }
 
 static void
@@ -120,37 +244,12 @@ bad(struct index *ix, const struct rp_err *err)
 static _Noreturn void
 fatal(struct index *ix, const struct rp_err *err)
 {
+	if (interrupted)
+		stopped(ix);
 	if (ix->in_tx)
 		store_rollback(ix->store);
 	rp_report(err, NULL);
 	exit(err->code != RP_EXIT_OK ? err->code : RP_EXIT_FAIL);
-}
-
-static void
-commit(struct index *ix)
-{
-	struct rp_err err;
-
-	if (!ix->in_tx)
-		return;
-	if (store_commit(ix->store, &err) != 0) {
-		ix->in_tx = 0;
-		fatal(ix, &err);
-	}
-	ix->in_tx = 0;
-	ix->tx_docs = ix->tx_bytes = 0;
-}
-
-static void
-begin(struct index *ix)
-{
-	struct rp_err err;
-
-	if (ix->in_tx)
-		return;
-	if (store_begin(ix->store, &err) != 0)
-		fatal(ix, &err);
-	ix->in_tx = 1;
 }
 
 static int64_t
@@ -279,33 +378,54 @@ group_vectors(struct group *g, struct store_chunk *c, struct store_doc *d,
 	return 0;
 }
 
-/* Write group G as one document.  Data problems are reported here. */
 static void
-write_group(struct index *ix, struct group *g)
+group_free(struct group *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		cJSON_Delete(g->recs[i]);
+	free(g->recs);
+	free(g->doc);
+}
+
+static void
+op_free(struct op *op)
+{
+	for (size_t i = 0; op->c != NULL && i < op->g.n; i++) {
+		cJSON_free((char *)op->c[i].extra);
+		free((float *)op->c[i].vec);
+	}
+	free(op->c);
+	group_free(&op->g);
+}
+
+/*
+ * Turn group G into a document OP for the store, taking G's records
+ * (vectors decoded, the JSON of the embeddings dropped to spare memory).
+ * 0, or -1 with the problem reported (G is then freed).
+ */
+static int
+prepare(struct index *ix, struct group *g, struct op *op)
 {
 	struct store_chunk *c;
-	struct store_doc d;
 	struct rp_err err;
 	const cJSON *first;
-	size_t bytes = 0;
-	int rc;
 
+	memset(op, 0, sizeof(*op));
+	op->g = *g;
 	if (g->expect >= 0 && (size_t)g->expect != g->n) {
 		rp_err_set(&err, RP_EXIT_DATA, "%s: document '%s' is "
 		    "incomplete: %zu of %ld chunks arrived; not indexed",
 		    g->where, g->doc, g->n, g->expect);
 		ix->incomplete++;
-		bad(ix, &err);
-		return;
+		goto bad;
 	}
 	first = g->n > 0 ? g->recs[0] : NULL;
-	memset(&d, 0, sizeof(d));
-	d.path = g->doc;
-	d.title = first != NULL ? jsonl_str(first, "title") : NULL;
-	d.sha256 = first != NULL ? jsonl_str(first, "doc_sha256") : NULL;
-	d.mtime = first != NULL ? num_or(first, "mtime", -1) : -1;
-	d.size = first != NULL ? num_or(first, "size", -1) : -1;
-	c = xcalloc(g->n + 1, sizeof(*c));
+	op->d.path = g->doc;
+	op->d.title = first != NULL ? jsonl_str(first, "title") : NULL;
+	op->d.sha256 = first != NULL ? jsonl_str(first, "doc_sha256") : NULL;
+	op->d.mtime = first != NULL ? num_or(first, "mtime", -1) : -1;
+	op->d.size = first != NULL ? num_or(first, "size", -1) : -1;
+	op->c = c = xcalloc(g->n + 1, sizeof(*c));
 	for (size_t i = 0; i < g->n; i++) {
 		const cJSON *r = g->recs[i];
 
@@ -317,40 +437,116 @@ write_group(struct index *ix, struct group *g)
 		c[i].line = num_or(r, "line", 1);
 		c[i].section = jsonl_str(r, "section");
 		c[i].extra = extras(r);
-		bytes += c[i].len;
+		op->bytes += c[i].len;
 	}
-	if ((rc = group_vectors(g, c, &d, &err)) == 0) {
-		rp_sort(c, g->n, sizeof(*c), cmp_seq);
-		begin(ix);
-		rc = store_put_doc(ix->store, &d, c, g->n, &err);
+	if (group_vectors(g, c, &op->d, &err) != 0) {
+		rp_err_prefix(&err, "%s: document '%s'", g->where, g->doc);
+		goto bad;
 	}
 	for (size_t i = 0; i < g->n; i++) {
-		cJSON_free((char *)c[i].extra);
-		free((float *)c[i].vec);
+		cJSON_DeleteItemFromObjectCaseSensitive(g->recs[i],
+		    "embedding");
+		cJSON_DeleteItemFromObjectCaseSensitive(g->recs[i],
+		    "embedding_b64");
+		op->bytes += op->d.dim * sizeof(float);
 	}
-	free(c);
-	if (rc != 0) {
+	rp_sort(c, g->n, sizeof(*c), cmp_seq);
+	return 0;
+bad:
+	op_free(op);
+	bad(ix, &err);
+	return -1;
+}
+
+/* Write one batch-mate; data problems are reported, others fatal. */
+static void
+apply(struct index *ix, struct op *op, long *docs, long *chunks,
+    long *deleted, long *absent)
+{
+	struct rp_err err;
+	int rc;
+
+	if (op->delete) {
+		if ((rc = store_delete_doc(ix->store, op->g.doc, &err)) < 0)
+			fatal(ix, &err);
+		*(rc > 0 ? deleted : absent) += 1;
+		return;
+	}
+	if (store_put_doc(ix->store, &op->d, op->c, op->g.n, &err) != 0) {
 		if (err.code != RP_EXIT_DATA)
 			fatal(ix, &err);
-		rp_err_prefix(&err, "%s: document '%s'", g->where, g->doc);
+		rp_err_prefix(&err, "%s: document '%s'", op->g.where,
+		    op->g.doc);
 		bad(ix, &err);
 		return;
 	}
-	ix->docs++;
-	ix->chunks += (long)g->n;
-	ix->tx_docs++;
-	ix->tx_bytes += bytes;
-	if (ix->tx_docs >= BATCH_DOCS || ix->tx_bytes >= BATCH_BYTES)
-		commit(ix);
+	*docs += 1;
+	*chunks += (long)op->g.n;
+}
+
+/* Write the batch gathered so far in one transaction. */
+static void
+flush(struct index *ix)
+{
+	struct rp_err err;
+	long docs = 0, chunks = 0, deleted = 0, absent = 0;
+
+	if (ix->nops == 0)
+		return;
+	in_store = 1;
+	if (store_begin(ix->store, &err) != 0)
+		fatal(ix, &err);
+	ix->in_tx = 1;
+	for (size_t i = 0; i < ix->nops && !interrupted; i++)
+		apply(ix, &ix->ops[i], &docs, &chunks, &deleted, &absent);
+	if (interrupted)
+		stopped(ix);
+	if (store_commit(ix->store, &err) != 0) {
+		ix->in_tx = 0;
+		fatal(ix, &err);
+	}
+	ix->in_tx = 0;
+	ix->docs += docs;
+	ix->chunks += chunks;
+	ix->deleted += deleted;
+	ix->absent += absent;
+	committed_docs = (sig_atomic_t)RP_MIN(ix->docs, (long)INT_MAX);
+	committed_deletes = (sig_atomic_t)RP_MIN(ix->deleted, (long)INT_MAX);
+	in_store = 0;
+	if (interrupted)
+		stopped(ix);
+	for (size_t i = 0; i < ix->nops; i++)
+		op_free(&ix->ops[i]);
+	ix->nops = 0;
+	ix->batch_bytes = 0;
+}
+
+static struct op *
+new_op(struct index *ix)
+{
+	ix->ops = xreallocarray(ix->ops, ix->nops + 1, sizeof(*ix->ops));
+	return &ix->ops[ix->nops];
 }
 
 static void
-group_free(struct group *g)
+queued(struct index *ix)
 {
-	for (size_t i = 0; i < g->n; i++)
-		cJSON_Delete(g->recs[i]);
-	free(g->recs);
-	free(g->doc);
+	if (ix->nops == 0)
+		ix->batch_t0 = rp_now();
+	ix->batch_bytes += ix->ops[ix->nops++].bytes;
+	if (ix->nops >= BATCH_DOCS || ix->batch_bytes >= BATCH_BYTES)
+		flush(ix);
+}
+
+/* Group I is whole: queue it as a document. */
+static void
+flush_group(struct index *ix, size_t i)
+{
+	struct group g = ix->groups[i];
+
+	ix->groups[i] = ix->groups[--ix->ngroups];
+	if (prepare(ix, &g, new_op(ix)) == 0)
+		queued(ix);
 }
 
 static void
@@ -358,13 +554,6 @@ drop_group(struct index *ix, size_t i)
 {
 	group_free(&ix->groups[i]);
 	ix->groups[i] = ix->groups[--ix->ngroups];
-}
-
-static void
-flush_group(struct index *ix, size_t i)
-{
-	write_group(ix, &ix->groups[i]);
-	drop_group(ix, i);
 }
 
 /*
@@ -392,24 +581,20 @@ find_group(struct index *ix, const char *doc)
 }
 
 static void
-do_delete(struct index *ix, const char *doc)
+do_delete(struct index *ix, const char *doc, const char *where)
 {
 	struct group *g;
-	struct rp_err err;
-	int rc;
+	struct op *op;
 
 	/* Chunks that came before the deletion are deleted with it. */
 	if ((g = find_group(ix, doc)) != NULL)
 		drop_group(ix, (size_t)(g - ix->groups));
-	begin(ix);
-	if ((rc = store_delete_doc(ix->store, doc, &err)) < 0)
-		fatal(ix, &err);
-	if (rc > 0)
-		ix->deleted++;
-	else
-		ix->absent++;
-	if (++ix->tx_docs >= BATCH_DOCS)
-		commit(ix);
+	op = new_op(ix);
+	memset(op, 0, sizeof(*op));
+	op->delete = 1;
+	op->g.doc = xstrdup(doc);
+	snprintf(op->g.where, sizeof(op->g.where), "%s", where);
+	queued(ix);
 }
 
 /* Check a chunk record; 0 if usable, else -1 with ERR filled. */
@@ -463,7 +648,7 @@ add_record(struct index *ix, cJSON *rec, const char *where)
 			goto reject;
 		}
 		flush_open_groups(ix, NULL);
-		do_delete(ix, doc);
+		do_delete(ix, doc, where);
 		cJSON_Delete(rec);
 		return;
 	}
@@ -502,7 +687,18 @@ index_stream(struct index *ix, FILE *f, const char *name)
 	cJSON *rec;
 	int rc;
 
-	while ((rc = jsonl_next(r, &rec, &err)) != 0) {
+	for (;;) {
+		/*
+		 * Input is slow: write what we have rather than keep it
+		 * waiting, but let a batch gather for up to BATCH_WAIT, so
+		 * that a trickle of documents is not a commit each (each
+		 * makes queries rebuild the vector file).
+		 */
+		if (ix->nops > 0 && !jsonl_ready(r, (int)(1000 *
+		    RP_MAX(0.0, BATCH_WAIT - (rp_now() - ix->batch_t0)))))
+			flush(ix);
+		if ((rc = jsonl_next(r, &rec, &err)) == 0)
+			break;
 		if (rc < 0) {
 			if (err.code == RP_EXIT_IO)
 				fatal(ix, &err);
@@ -545,6 +741,7 @@ main(int argc, char *argv[])
 	struct index ix;
 	struct rp_err err;
 	char *dbpath = NULL;
+	unsigned long wait = WAIT_DEFAULT;
 	FILE *f;
 	int ch;
 
@@ -573,6 +770,9 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-index (ragpipe) %s\n", RP_VERSION);
 			return 0;
+		case OPT_WAIT:
+			wait = rp_parse_ulong(optarg, 0, 86400, "--wait");
+			break;
 		default:
 			usage();
 		}
@@ -586,8 +786,11 @@ main(int argc, char *argv[])
 			fatal(&ix, &err);
 		ix.dbpath = dbpath;
 	}
+	catch_signals();
 	if ((ix.store = store_open(ix.dbpath, STORE_CREATE, &err)) == NULL)
 		fatal(&ix, &err);
+	store_set_timeout(ix.store, (unsigned)wait * 1000);
+	store_set_cancel(ix.store, &interrupted);
 	if (argc == 0)
 		index_stream(&ix, stdin, "<stdin>");
 	for (int i = 0; i < argc; i++) {
@@ -607,12 +810,20 @@ main(int argc, char *argv[])
 	flush_open_groups(&ix, NULL);
 	while (ix.ngroups > 0)
 		flush_group(&ix, 0);
-	commit(&ix);
+	flush(&ix);
 	/* The vector file for queries, now rather than at the next query. */
-	if (store_sync_vectors(ix.store, &err) != 0)
+	in_store = 1;
+	if (store_sync_vectors(ix.store, &err) != 0) {
+		if (interrupted)
+			stopped(&ix);
 		rp_report(&err, &ix.status);
+	}
 	store_close(ix.store);
+	in_store = 0;
+	if (interrupted)
+		stopped(&ix);
 	free(ix.groups);
+	free(ix.ops);
 	summary(&ix);
 	free(dbpath);
 	return rp_finish(ix.status);

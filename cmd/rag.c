@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 extern char **environ;
 
-enum { OPT_JSON = 256, OPT_VERSION };
+enum { OPT_CHECK = 256, OPT_JSON, OPT_VERSION };
 
 /* Subcommands: external ones run rag-NAME; the others are here. */
 struct command {
@@ -84,7 +85,8 @@ run_external(const char *argv0, const char *name, char **argv)
 }
 
 static void
-print_status(const char *db, const struct store_stats *st, int json)
+print_status(const char *db, const struct store_stats *st, int json,
+    const cJSON *problems)
 {
 	char when[64] = "never";
 	time_t t = (time_t)st->last_indexed;
@@ -111,6 +113,9 @@ print_status(const char *db, const struct store_stats *st, int json)
 			cJSON_AddBoolToObject(o, "vectors_fresh",
 			    st->vectors_fresh);
 		}
+		if (problems != NULL)
+			cJSON_AddItemToObject(o, "problems",
+			    cJSON_Duplicate(problems, 1));
 		jsonl_write(stdout, o);
 		cJSON_Delete(o);
 		return;
@@ -134,6 +139,11 @@ print_status(const char *db, const struct store_stats *st, int json)
 		    "by the next query)");
 	else
 		rp_printf(stdout, "vectors         none\n");
+	if (problems != NULL && cJSON_GetArraySize(problems) == 0)
+		rp_printf(stdout, "check           ok\n");
+	else if (problems != NULL)
+		rp_printf(stdout, "check           %d problems (see above)\n",
+		    cJSON_GetArraySize(problems));
 }
 
 /* A growable argument vector for one stage. */
@@ -158,6 +168,47 @@ args_free(struct args *a)
 	free(a->v);
 }
 
+/* The stages running, for forward(). */
+static pid_t running[8];
+static volatile sig_atomic_t nrunning;
+
+/*
+ * A signal that would stop rag stops its stages instead (cron and
+ * timeout(1) signal rag alone), and rag waits for them to finish: each
+ * stage ends the way it is made to end on that signal.
+ */
+static void
+forward(int sig)
+{
+	for (sig_atomic_t i = 0; i < nrunning; i++)
+		if (running[i] > 0)
+			kill(running[i], sig);
+}
+
+/*
+ * Forward SIGHUP, SIGINT and SIGTERM while the stages run (ON), or put
+ * back what was there.  Ignored signals stay ignored, here and in the
+ * stages, as nohup(1) and shells mean them to be.
+ */
+static void
+forward_signals(int on)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	static struct sigaction saved[3];
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < RP_NELEM(sigs); i++) {
+		if (!on)
+			sigaction(sigs[i], &saved[i], NULL);
+		else if (sigaction(sigs[i], NULL, &saved[i]) == 0 &&
+		    saved[i].sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 /*
  * Run the N stages joined by pipes and wait for all of them.  The first
  * stage (in pipeline order) that fails sets the status, and is named.
@@ -170,6 +221,7 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 	int in = -1, p[2], status = 0, ws, code[8] = { 0 }, sig[8] = { 0 }, e;
 	char *path;
 
+	forward_signals(1);
 	for (size_t i = 0; i < n; i++) {
 		p[0] = p[1] = -1;
 		if (i + 1 < n && pipe(p) != 0)
@@ -196,6 +248,8 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 		}
 		free(path);
 		posix_spawn_file_actions_destroy(&fa);
+		running[i] = pid[i];
+		nrunning = (sig_atomic_t)(i + 1);
 		if (in >= 0)
 			close(in);
 		if (p[1] >= 0)
@@ -209,7 +263,9 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 			;
 		code[i] = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 		sig[i] = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+		running[i] = -1;
 	}
+	forward_signals(0);
 	/* The first stage in pipeline order that failed is the culprit. */
 	for (size_t i = 0; i < n && status == 0; i++) {
 		if ((status = code[i]) == 0 || pid[i] < 0)
@@ -294,26 +350,34 @@ route_options(int argc, char **argv, const struct route *r, size_t nr,
 #define INDEX	(1u << 2)
 
 static const char add_usage[] =
-    "usage: rag add [-0hqv] [--json] [--strict] [-d db] [--batch n] "
-    "[--chunk-size n]\n"
-    "               [--dimensions n] [--files-from file] [--format fmt] "
-    "[--jobs n]\n"
-    "               [--max-size bytes] [--model name] [--name name] "
-    "[--overlap n]\n"
-    "               [--provider name] [path ...]\n";
+    "usage: rag add [-0hqv] [--force] [--json] [--prune] [--strict] "
+    "[-d db] [--batch n]\n"
+    "               [--chunk-size n] [--dimensions n] [--files-from file] "
+    "[--format fmt]\n"
+    "               [--jobs n] [--max-size bytes] [--model name] "
+    "[--name name]\n"
+    "               [--overlap n] [--provider name] [--wait seconds] "
+    "[path ...]\n";
 
 static const char add_help[] =
     "Ingest, embed and index documents into a store in one go:\n"
     "rag-ingest | rag-embed | rag-index, each option going to its stage.\n"
     "\n"
-    "  -d, --db PATH         the store (rag-index)\n"
+    "  -d, --db PATH         the store (rag-ingest, which skips what it "
+    "has, and\n"
+    "                        rag-index; default $RAG_DB, else "
+    "$XDG_DATA_HOME/ragpipe/store.db)\n"
     "  -0, --null            NUL-separated paths (rag-ingest)\n"
-    "      --chunk-size N, --files-from F, --format FMT, --json,\n"
-    "      --max-size N, --name NAME, --overlap N   as in rag-ingest\n"
+    "      --chunk-size N, --files-from F, --force, --format FMT, --json,"
+    "\n"
+    "      --max-size N, --name NAME, --overlap N, --prune\n"
+    "                                               as in rag-ingest\n"
     "      --batch N, --dimensions N, --jobs N, --model NAME,\n"
     "      --provider P                             as in rag-embed\n"
     "      --strict          stop at the first bad record (rag-embed, "
     "rag-index)\n"
+    "      --wait N          seconds to wait for another writer "
+    "(rag-index)\n"
     "  -q, --quiet           print errors only (every stage)\n"
     "  -v, --verbose         print notes and summaries (every stage)\n"
     "  -h, --help            show this help\n"
@@ -326,9 +390,10 @@ cmd_add(int argc, char **argv, const char *argv0)
 	static const struct route r[] = {
 		{ "batch", 1, 0, EMBED },
 		{ "chunk-size", 1, 0, INGEST },
-		{ "db", 1, 'd', INDEX },
+		{ "db", 1, 'd', INGEST | INDEX },
 		{ "dimensions", 1, 0, EMBED },
 		{ "files-from", 1, 0, INGEST },
+		{ "force", 0, 0, INGEST },
 		{ "format", 1, 0, INGEST },
 		{ "jobs", 1, 0, EMBED },
 		{ "json", 0, 0, INGEST },
@@ -338,18 +403,32 @@ cmd_add(int argc, char **argv, const char *argv0)
 		{ "null", 0, '0', INGEST },
 		{ "overlap", 1, 0, INGEST },
 		{ "provider", 1, 0, EMBED },
+		{ "prune", 0, 0, INGEST },
 		{ "quiet", 0, 'q', INGEST | EMBED | INDEX },
 		{ "strict", 0, 0, EMBED | INDEX },
 		{ "verbose", 0, 'v', INGEST | EMBED | INDEX },
+		{ "wait", 1, 0, INDEX },
 	};
 	struct args st[3] = { { NULL, 0 } };
-	int i, rc;
+	char *db = NULL;
+	int i, rc, has_db = 0;
 
 	args_add(&st[0], "rag-ingest");
 	args_add(&st[1], "rag-embed");
 	args_add(&st[2], "rag-index");
 	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage,
 	    add_help);
+	for (size_t j = 1; j < st[2].n; j++)
+		has_db |= strcmp(st[2].v[j], "--db") == 0;
+	/*
+	 * rag-ingest skips what the store has only when told the store:
+	 * the one rag-index would choose.
+	 */
+	if (!has_db && (db = store_default_path(getenv)) != NULL) {
+		args_add(&st[0], "--db");
+		args_add(&st[0], db);
+		free(db);
+	}
 	for (; i < argc; i++)
 		args_add(&st[0], argv[i]);
 	rc = run_pipeline(argv0, "add", st, 3);
@@ -419,10 +498,28 @@ cmd_ask(int argc, char **argv, const char *argv0)
 	return rc;
 }
 
+#define STATUS_USAGE	"usage: rag status [-h] [--check] [--json] [-d db]\n"
+
+/* The problems store_check finds: on stderr now, in the status later. */
+struct problems {
+	const char	*db;
+	cJSON		*list;
+};
+
+static void
+problem(void *arg, const char *what)
+{
+	struct problems *p = arg;
+
+	rp_warn("status: %s: %s", p->db, what);
+	cJSON_AddItemToArray(p->list, cJSON_CreateString(what));
+}
+
 static int
 cmd_status(int argc, char **argv, const char *argv0)
 {
 	static const struct option opts[] = {
+		{ "check",	no_argument,		NULL, OPT_CHECK },
 		{ "db",		required_argument,	NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "json",	no_argument,		NULL, OPT_JSON },
@@ -431,9 +528,10 @@ cmd_status(int argc, char **argv, const char *argv0)
 	struct store_stats st;
 	struct store *s;
 	struct rp_err err;
+	struct problems p = { NULL, NULL };
 	const char *db = NULL;
 	char *dbpath = NULL;
-	int ch, json = 0;
+	int ch, json = 0, check = 0, rc = RP_EXIT_OK;
 
 	(void)argv0;
 	optind = 1;
@@ -443,44 +541,59 @@ cmd_status(int argc, char **argv, const char *argv0)
 			db = optarg;
 			break;
 		case 'h':
-			printf("usage: rag status [-h] [--json] [-d db]\n"
-			    "Show what a store holds.\n"
+			printf(STATUS_USAGE
+			    "Show what a store holds, and how fresh it is.\n"
 			    "\n"
+			    "      --check     also check it through and "
+			    "through (SQLite, FTS5, vectors);\n"
+			    "                  each problem on stderr, exit 65 "
+			    "if any\n"
 			    "  -d, --db PATH   the store (default $RAG_DB, "
 			    "else $XDG_DATA_HOME/ragpipe/store.db)\n"
 			    "      --json      print one JSON object\n"
 			    "  -h, --help      show this help\n");
 			return RP_EXIT_OK;
+		case OPT_CHECK:
+			check = 1;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: rag status [-h] [--json] "
-			    "[-d db]\n");
+			fputs(STATUS_USAGE, stderr);
 			return RP_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: rag status [-h] [--json] [-d db]\n");
+		fputs(STATUS_USAGE, stderr);
 		return RP_EXIT_USAGE;
 	}
 	if (db == NULL && (db = dbpath = store_default_path(getenv)) == NULL)
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
-	if ((s = store_open(db, STORE_READONLY, &err)) == NULL) {
+	/* FTS5 checks itself with a write (rolled back): open for one. */
+	if ((s = store_open(db, check ? 0 : STORE_READONLY, &err)) == NULL) {
 		free(dbpath);
 		rp_report(&err, NULL);
 		return err.code;
 	}
-	if (store_stats(s, &st, &err) != 0) {
+	p.db = db;
+	if (check)
+		p.list = cJSON_CreateArray();
+	if (store_stats(s, &st, &err) != 0 ||
+	    (check && store_check(s, problem, &p, &err) < 0)) {
 		store_close(s);
 		free(dbpath);
+		cJSON_Delete(p.list);
 		rp_report(&err, NULL);
 		return err.code;
 	}
-	print_status(db, &st, json);
+	print_status(db, &st, json, p.list);
+	if (p.list != NULL && cJSON_GetArraySize(p.list) > 0)
+		rc = RP_EXIT_DATA;
+	cJSON_Delete(p.list);
 	store_close(s);
 	free(dbpath);
-	return RP_EXIT_OK;
+	return rc;
 }
 
 int

@@ -10,8 +10,9 @@ _ragpipe_options()
 		echo "--help --version" ;;
 	rag-add)
 		echo "--batch --chunk-size --db --dimensions --files-from" \
-		    "--format --help --jobs --json --max-size --model --name" \
-		    "--null --overlap --provider --quiet --strict --verbose" ;;
+		    "--force --format --help --jobs --json --max-size --model" \
+		    "--name --null --overlap --provider --prune --quiet" \
+		    "--strict --verbose --wait" ;;
 	rag-answer)
 		echo "--help --json --max-chars --provider --question --quiet" \
 		    "--sentences --version" ;;
@@ -25,16 +26,17 @@ _ragpipe_options()
 		echo "--db --help --json --mode --per-query --qrels --queries" \
 		    "--quiet --run --top --version" ;;
 	rag-index)
-		echo "--db --help --json --quiet --strict --verbose --version" ;;
+		echo "--db --help --json --quiet --strict --verbose --version" \
+		    "--wait" ;;
 	rag-ingest)
-		echo "--chunk-size --files-from --format --help --json" \
-		    "--max-size --name --null --overlap --quiet --verbose" \
-		    "--version" ;;
+		echo "--chunk-size --db --files-from --force --format --help" \
+		    "--json --max-size --name --null --overlap --prune --quiet" \
+		    "--verbose --version" ;;
 	rag-query)
 		echo "--db --explain --filter --help --mode --quiet --top" \
 		    "--version" ;;
 	rag-status)
-		echo "--db --help --json" ;;
+		echo "--check --db --help --json" ;;
 	esac
 }
 

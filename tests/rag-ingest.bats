@@ -174,3 +174,122 @@ Bought milk."
 	run -0 rag-ingest --version
 	[[ $output == "rag-ingest (ragpipe) "* ]]
 }
+
+# Files whose mtimes lie an hour back, so that rag-ingest -d never reads
+# them in the second they were written (which it looks at twice).
+old_files() {
+	touch -d '1 hour ago' "$@"
+}
+
+@test "rag-ingest -d: unchanged documents are not printed; a missing store makes all new" {
+	mkdir tree
+	echo "alpha text" >tree/a.md
+	echo "beta text" >tree/b.md
+	old_files tree/*
+	run -0 --separate-stderr rag-ingest -v -d "$DB" tree
+	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" "tree/a.md,tree/b.md"
+	assert_equal "${stderr_lines[0]}" "rag-ingest: $DB: no store yet: every document is new"
+	rag-index -d "$DB" <<<"$output"
+	echo "beta text, changed" >tree/b.md
+	old_files tree/b.md
+	run -0 --separate-stderr rag-ingest -v -d "$DB" tree
+	assert_equal "$(jq -r .doc <<<"$output" | sort -u)" "tree/b.md"
+	assert_equal "$stderr" "rag-ingest: scanned 2, new 0, changed 1, unchanged 1, skipped 0, deleted 0; 1 chunks"
+	# Piped without -v: no summary.
+	run -0 --separate-stderr rag-ingest -d "$DB" tree
+	assert_equal "$stderr" ""
+	# An empty file is a store rag-index is creating (first in a pipe).
+	touch new.db
+	run -0 --separate-stderr rag-ingest -d new.db tree
+	assert_equal "$(jq -r .doc <<<"$output" | sort -u | wc -l)" 2
+}
+
+@test "rag-ingest -d: standard input and --json records are compared by SHA-256 (and title)" {
+	printf 'some notes\n' | rag-ingest --name n.txt - | rag-index -d "$DB"
+	run -0 bash -c 'printf "some notes\n" | rag-ingest -d "$1" --name n.txt -' _ "$DB"
+	assert_equal "$output" ""
+	run -0 bash -c 'printf "other notes\n" | rag-ingest -d "$1" --name n.txt -' _ "$DB"
+	assert_equal "$(jq -r .doc <<<"$output")" n.txt
+	echo '{"doc":"j1","title":"One","text":"json text"}' >j.jsonl
+	rag-ingest --json j.jsonl | rag-index -d "$DB"
+	run -0 rag-ingest --json -d "$DB" j.jsonl
+	assert_equal "$output" ""
+	echo '{"doc":"j1","title":"Uno","text":"json text"}' >j.jsonl
+	run -0 rag-ingest --json -d "$DB" j.jsonl
+	assert_equal "$(jq -r .title <<<"$output")" Uno
+	run -0 rag-ingest --json -d "$DB" --force j.jsonl
+	[ -n "$output" ]
+}
+
+@test "rag-ingest --prune: deletions for documents under the paths given that the walk no longer finds" {
+	mkdir -p tree/sub tree2 other
+	for f in tree/a.md tree/c.md tree/sub/b.md tree/sub/d.md tree2/y.md other/x.md; do
+		echo "text of $f" >"$f"
+	done
+	old_files tree/*.md tree/sub/*.md tree2/y.md other/x.md
+	rag-ingest tree tree2 other | rag-index -d "$DB"
+	# Named documents from standard input and --json, under tree/ too.
+	echo "from stdin" | rag-ingest --name tree/stdin.md - | rag-index -d "$DB"
+	echo '{"doc":"tree/json.md","text":"from json"}' | rag-ingest --json | rag-index -d "$DB"
+	rm tree/a.md				# gone
+	printf 'bin\0ary' >tree/c.md		# now binary: no longer a document
+	mv tree/sub/d.md tree/sub/.d.md	# now hidden
+	old_files tree/c.md tree/sub/.d.md
+	run -0 --separate-stderr rag-ingest -v -d "$DB" --prune ./tree/
+	assert_equal "$output" '{"op":"delete","doc":"tree/a.md"}
+{"op":"delete","doc":"tree/c.md"}
+{"op":"delete","doc":"tree/sub/d.md"}'
+	[[ $stderr == *"scanned 2, new 0, changed 0, unchanged 1, skipped 1, deleted 3; 0 chunks" ]]
+	rag-index -d "$DB" <<<"$output"
+	assert_equal "$(sqlite3 "$DB" 'SELECT group_concat(path) FROM (SELECT path FROM docs ORDER BY path)')" \
+	    "other/x.md,tree/json.md,tree/stdin.md,tree/sub/b.md,tree2/y.md"
+	# "." holds every relative path; stdin and --json documents stay.
+	rm other/x.md
+	run -0 rag-ingest -d "$DB" --prune .
+	assert_equal "$(jq -c 'select(.op)' <<<"$output")" '{"op":"delete","doc":"other/x.md"}'
+}
+
+@test "rag-ingest --prune: a root that cannot be read prunes nothing under it" {
+	mkdir -p tree gone
+	echo "kept" >tree/k.md
+	echo "gone soon" >gone/z.md
+	old_files tree/k.md gone/z.md
+	rag-ingest tree gone | rag-index -d "$DB"
+	rm -r gone
+	run -74 --separate-stderr rag-ingest -d "$DB" --prune tree gone
+	assert_equal "$output" ""
+	assert_equal "$stderr" "rag-ingest: gone: No such file or directory"
+	if [ "$(id -u)" -ne 0 ]; then
+		mkdir tree/locked
+		echo "secret" >tree/locked/s.md
+		old_files tree/locked/s.md
+		rag-ingest tree | rag-index -d "$DB"
+		chmod 000 tree/locked
+		run -74 --separate-stderr rag-ingest -d "$DB" --prune tree
+		chmod 755 tree/locked
+		assert_equal "$output" ""
+	fi
+}
+
+@test "rag-ingest: -d, --force and --prune misused are usage errors" {
+	run -2 --separate-stderr rag-ingest --prune tree
+	assert_equal "$stderr" "rag-ingest: --prune needs the store to compare with: give -d"
+	for args in "--json" "--files-from list" "-0" "-"; do
+		# shellcheck disable=SC2086
+		run -2 --separate-stderr rag-ingest -d "$DB" --prune $args
+		assert_equal "$stderr" "rag-ingest: --prune needs paths to walk as operands (not --json, --files-from or -0)"
+	done
+}
+
+@test "rag-ingest -d: a file changed again in the second it was read is printed again" {
+	echo "version one" >f.md
+	rag-ingest -d "$DB" f.md >out 3>&- &
+	pid=$!
+	sleep 0.3
+	# The same size and the same second: only a second look can tell.
+	sec=$(stat -c %Y f.md)
+	echo "version two" >f.md
+	touch -d "@$sec" f.md
+	wait "$pid"
+	assert_equal "$(jq -r .text out | tail -1)" "version two"
+}

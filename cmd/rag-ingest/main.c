@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rp.h"
@@ -14,18 +15,22 @@
 #include "extract.h"
 #include "jsonl.h"
 #include "sha256.h"
+#include "store.h"
+#include "ingest.h"
 
 #define MAX_SIZE_DEFAULT	((size_t)32 << 20)	/* bytes a document */
 #define SNIFF			8192	/* bytes looked at for binary data */
 
 enum {
-	OPT_CHUNK_SIZE = 256, OPT_FILES_FROM, OPT_FORMAT, OPT_JSON,
-	OPT_MAX_SIZE, OPT_NAME, OPT_OVERLAP, OPT_VERSION
+	OPT_CHUNK_SIZE = 256, OPT_FILES_FROM, OPT_FORCE, OPT_FORMAT, OPT_JSON,
+	OPT_MAX_SIZE, OPT_NAME, OPT_OVERLAP, OPT_PRUNE, OPT_VERSION
 };
 
 static const struct option longopts[] = {
 	{ "chunk-size",	required_argument,	NULL, OPT_CHUNK_SIZE },
+	{ "db",		required_argument,	NULL, 'd' },
 	{ "files-from",	required_argument,	NULL, OPT_FILES_FROM },
+	{ "force",	no_argument,		NULL, OPT_FORCE },
 	{ "format",	required_argument,	NULL, OPT_FORMAT },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "json",	no_argument,		NULL, OPT_JSON },
@@ -33,19 +38,11 @@ static const struct option longopts[] = {
 	{ "name",	required_argument,	NULL, OPT_NAME },
 	{ "null",	no_argument,		NULL, '0' },
 	{ "overlap",	required_argument,	NULL, OPT_OVERLAP },
+	{ "prune",	no_argument,		NULL, OPT_PRUNE },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
 	{ NULL,		0,			NULL, 0 }
-};
-
-struct ingest {
-	struct chunk_opts co;
-	enum extract_format format;	/* EXTRACT_AUTO: from each path */
-	const char	*name;		/* of the document read from "-" */
-	size_t		 max_size;
-	int		 status;
-	long		 docs, chunks;
 };
 
 /* What a document brings besides its text. */
@@ -58,23 +55,24 @@ struct docinfo {
 	const cJSON	*extra;		/* fields copied to every chunk */
 };
 
+#define USAGE \
+	"usage: rag-ingest [-0hqv] [--force] [--prune] [--chunk-size n] " \
+	"[-d db]\n" \
+	"                  [--files-from file] [--format fmt] " \
+	"[--max-size bytes]\n" \
+	"                  [--name name] [--overlap n] [--json | path ...]\n"
+
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: rag-ingest [-0hqv] [--chunk-size n] "
-	    "[--files-from file] [--format fmt]\n"
-	    "                  [--max-size bytes] [--name name] "
-	    "[--overlap n] [--json | path ...]\n");
+	fputs(USAGE, stderr);
 	exit(RP_EXIT_USAGE);
 }
 
 static _Noreturn void
 help(void)
 {
-	printf("usage: rag-ingest [-0hqv] [--chunk-size n] "
-	    "[--files-from file] [--format fmt]\n"
-	    "                  [--max-size bytes] [--name name] "
-	    "[--overlap n] [--json | path ...]\n"
+	printf(USAGE
 	    "Find documents, extract their text and print chunk records "
 	    "(JSON lines).\n"
 	    "\n"
@@ -86,8 +84,13 @@ help(void)
 	    "NUL; alone, read\n"
 	    "                      NUL-separated paths from standard input\n"
 	    "      --chunk-size N  characters a chunk (default %d)\n"
+	    "  -d, --db PATH       skip documents the store PATH has as "
+	    "they are (same size\n"
+	    "                      and mtime, or same SHA-256)\n"
 	    "      --files-from F  read paths from F, one a line (- for "
 	    "standard input)\n"
+	    "      --force         with -d, print every document all the "
+	    "same\n"
 	    "      --format FMT    text, markdown, html, code or auto "
 	    "(default: from the name)\n"
 	    "      --json          read records {\"doc\",\"text\",\"title\"} "
@@ -98,9 +101,14 @@ help(void)
 	    "document (default stdin)\n"
 	    "      --overlap N     characters repeated between chunks "
 	    "(default %d)\n"
+	    "      --prune         with -d, print deletions for documents "
+	    "of the store under\n"
+	    "                      the paths given that the walk no longer "
+	    "finds\n"
 	    "  -q, --quiet         print errors only\n"
-	    "  -v, --verbose       also print notes (skipped files) when "
-	    "stderr is not a terminal\n"
+	    "  -v, --verbose       also print notes (skipped files, the "
+	    "summary) when stderr\n"
+	    "                      is not a terminal\n"
 	    "  -h, --help          show this help\n"
 	    "      --version       show the version\n"
 	    "\n"
@@ -111,11 +119,7 @@ help(void)
 	exit(RP_EXIT_OK);
 }
 
-static void
-report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
-    RP_PRINTF(3, 4);
-
-static void
+void
 report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
 {
 	va_list ap;
@@ -131,7 +135,7 @@ report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
  * and a trailing slash go, so "./docs//a.md" and "docs/a.md" are one
  * document.
  */
-static char *
+char *
 normalize(const char *path)
 {
 	char *out = xmalloc(strlen(path) + 2), *o = out;
@@ -290,20 +294,32 @@ read_all(int fd, struct buf *b, size_t max)
 	return 0;
 }
 
-static void
-ingest_file(struct ingest *ig, const char *path, const char *doc)
+/*
+ * Ingest file PATH as DOC.  With -d, a file the store has with the same
+ * size and mtime is not even read, and one with the same SHA-256 is not
+ * printed.  AGAIN: a second look at a racy file, printed regardless.
+ */
+void
+ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 {
+	struct store_docinfo have;
 	char hex[SHA256_HEX];
 	struct docinfo di;
 	struct buf b = BUF_INIT;
 	struct stat sb;
-	int fd, rc;
+	time_t t0 = time(NULL);
+	int fd, rc, found = 0;
 
+	ig->scanned += !again;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		/* Gone since the directory was read: not seen, pruned. */
+		if (errno != ENOENT)
+			seen(ig, doc);
 		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
 		return;
 	}
 	if (fstat(fd, &sb) != 0) {
+		seen(ig, doc);
 		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
 		close(fd);
 		return;
@@ -315,9 +331,22 @@ ingest_file(struct ingest *ig, const char *path, const char *doc)
 		close(fd);
 		return;
 	}
+	/*
+	 * A file modified this second may change again unseen, and one
+	 * from the future might too: read them.
+	 */
+	if (!again && (found = lookup(ig, doc, &have)) && !ig->force &&
+	    have.size == (int64_t)sb.st_size &&
+	    have.mtime == (int64_t)sb.st_mtime && sb.st_mtime + 1 < t0) {
+		seen(ig, doc);
+		ig->unchanged++;
+		close(fd);
+		return;
+	}
 	rc = read_all(fd, &b, ig->max_size);
 	close(fd);
 	if (rc < 0) {
+		seen(ig, doc);
 		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
 	} else if (rc > 0) {
 		report(ig, RP_EXIT_DATA, "%s: skipped: grew past --max-size "
@@ -325,19 +354,26 @@ ingest_file(struct ingest *ig, const char *path, const char *doc)
 	} else if (extract_is_binary(b.data, RP_MIN(b.len, SNIFF))) {
 		rp_note("%s: skipped: binary file", path);
 	} else {
+		seen(ig, doc);
 		sha256_hex(b.data, b.len, hex);
-		memset(&di, 0, sizeof(di));
-		di.doc = doc;
-		di.sha256 = hex;
-		di.mtime = (long long)sb.st_mtime;
-		di.size = (long long)b.len;
-		di.format = ig->format;
-		ingest_bytes(ig, &di, b.data != NULL ? b.data : "", b.len);
+		if (again || judge(ig, found, &have, hex, NULL)) {
+			memset(&di, 0, sizeof(di));
+			di.doc = doc;
+			di.sha256 = hex;
+			di.mtime = (long long)sb.st_mtime;
+			di.size = (long long)b.len;
+			di.format = ig->format;
+			ingest_bytes(ig, &di, b.data != NULL ? b.data : "",
+			    b.len);
+		}
+		if (ig->incremental && !again && sb.st_mtime + 1 >= t0 &&
+		    sb.st_mtime <= t0 + 1)
+			racy_add(ig, path, doc, &sb);
 	}
 	buf_release(&b);
 }
 
-static int
+int
 cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -355,6 +391,7 @@ walk(struct ingest *ig, const char *path)
 	DIR *d;
 
 	if ((d = opendir(path)) == NULL) {
+		keep(ig, path);
 		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
 		return;
 	}
@@ -388,10 +425,14 @@ ingest_path(struct ingest *ig, const char *path, int top)
 	char *doc;
 
 	if (stat(path, &sb) != 0) {
-		if (!top && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+		if (!top && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
 			rp_note("%s: skipped: broken symbolic link", path);
-		else
-			report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+			return;
+		}
+		/* Gone is gone, but a path named or unreadable is kept. */
+		if (top || errno != ENOENT)
+			keep(ig, path);
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
 		return;
 	}
 	if (S_ISDIR(sb.st_mode)) {
@@ -408,18 +449,20 @@ ingest_path(struct ingest *ig, const char *path, int top)
 		return;
 	}
 	doc = normalize(path);
-	ingest_file(ig, path, doc);
+	ingest_file(ig, path, doc, 0);
 	free(doc);
 }
 
 static void
 ingest_stdin(struct ingest *ig)
 {
+	struct store_docinfo have;
 	char hex[SHA256_HEX];
 	struct docinfo di;
 	struct buf b = BUF_INIT;
-	int rc;
+	int rc, found;
 
+	ig->scanned++;
 	rc = read_all(0, &b, ig->max_size);
 	if (rc < 0)
 		report(ig, RP_EXIT_IO, "<stdin>: %s", strerror(errno));
@@ -428,13 +471,16 @@ ingest_stdin(struct ingest *ig)
 		    "--max-size %zu bytes", ig->max_size);
 	else {
 		sha256_hex(b.data != NULL ? b.data : "", b.len, hex);
+		found = lookup(ig, ig->name, &have);
 		memset(&di, 0, sizeof(di));
 		di.doc = ig->name;
 		di.sha256 = hex;
 		di.mtime = -1;
 		di.size = (long long)b.len;
 		di.format = ig->format;
-		ingest_bytes(ig, &di, b.data != NULL ? b.data : "", b.len);
+		if (judge(ig, found, &have, hex, NULL))
+			ingest_bytes(ig, &di, b.data != NULL ? b.data : "",
+			    b.len);
 	}
 	buf_release(&b);
 }
@@ -469,12 +515,13 @@ ingest_json(struct ingest *ig, FILE *f, const char *name)
 {
 	static const char *const own[] = { "doc", "format", "text", "title" };
 	struct jsonl *r = jsonl_open(f, name, JSONL_MAX_LINE);
+	struct store_docinfo have;
 	char hex[SHA256_HEX];
 	struct docinfo di;
 	struct rp_err err;
 	const char *text, *fmt, *why = NULL;
 	cJSON *rec, *extra;
-	int rc, format;
+	int rc, format, found;
 
 	while (!rp_stdout_failed() && (rc = jsonl_next(r, &rec, &err)) != 0) {
 		if (rc < 0) {
@@ -506,6 +553,12 @@ ingest_json(struct ingest *ig, FILE *f, const char *name)
 			sha256_hex(text, strlen(text), hex);
 			di.sha256 = hex;
 		}
+		ig->scanned++;
+		found = lookup(ig, di.doc, &have);
+		if (!judge(ig, found, &have, di.sha256, di.title)) {
+			cJSON_Delete(rec);
+			continue;
+		}
 		/* Fields of its own go to every chunk record (DESIGN 2). */
 		extra = cJSON_Duplicate(rec, 1);
 		for (size_t i = 0; i < RP_NELEM(own); i++)
@@ -520,6 +573,96 @@ ingest_json(struct ingest *ig, FILE *f, const char *name)
 	jsonl_close(r);
 }
 
+/* Operands and options that do not go together: exit 2. */
+static void
+check_args(const struct ingest *ig, int json, const char *files_from,
+    int delim, int argc, char **argv)
+{
+	int paths = 0;
+
+	for (int i = 0; i < argc; i++)
+		paths += strcmp(argv[i], "-") != 0;
+	if (json && (files_from != NULL || delim == '\0'))
+		rp_die(RP_EXIT_USAGE, "--json reads records, not paths: "
+		    "it does not go with --files-from or -0");
+	if (!json && delim == '\0' && files_from == NULL && argc > 0)
+		rp_die(RP_EXIT_USAGE, "-0 without --files-from reads "
+		    "paths from standard input: give no path operands");
+	if (ig->prune && !ig->incremental)
+		rp_die(RP_EXIT_USAGE, "--prune needs the store to compare "
+		    "with: give -d");
+	if (ig->prune && (json || files_from != NULL || delim == '\0' ||
+	    paths == 0))
+		rp_die(RP_EXIT_USAGE, "--prune needs paths to walk as "
+		    "operands (not --json, --files-from or -0)");
+	if (!json && files_from == NULL && delim != '\0' && argc == 0)
+		usage();
+}
+
+static void
+ingest_jsons(struct ingest *ig, int argc, char **argv)
+{
+	FILE *f;
+
+	if (argc == 0)
+		ingest_json(ig, stdin, "<stdin>");
+	for (int i = 0; i < argc && !rp_stdout_failed(); i++) {
+		if (strcmp(argv[i], "-") == 0) {
+			ingest_json(ig, stdin, "<stdin>");
+		} else if ((f = fopen(argv[i], "r")) == NULL) {
+			report(ig, RP_EXIT_IO, "%s: %s", argv[i],
+			    strerror(errno));
+		} else {
+			ingest_json(ig, f, argv[i]);
+			fclose(f);
+		}
+	}
+}
+
+static void
+ingest_paths(struct ingest *ig, int argc, char **argv,
+    const char *files_from, int delim)
+{
+	char *root;
+	FILE *f;
+
+	if (delim == '\0' && files_from == NULL)
+		files_from = "-";
+	for (int i = 0; i < argc && !rp_stdout_failed(); i++) {
+		if (strcmp(argv[i], "-") == 0) {
+			ingest_stdin(ig);
+			continue;
+		}
+		root = normalize(argv[i]);
+		strs_add(&ig->roots, root);
+		free(root);
+		ingest_path(ig, argv[i], 1);
+	}
+	if (files_from != NULL && strcmp(files_from, "-") == 0) {
+		ingest_list(ig, stdin, "<stdin>", delim);
+	} else if (files_from != NULL) {
+		if ((f = fopen(files_from, "r")) == NULL)
+			rp_die(RP_EXIT_IO, "%s: %s", files_from,
+			    strerror(errno));
+		ingest_list(ig, f, files_from, delim);
+		fclose(f);
+	}
+}
+
+static void
+summary(struct ingest *ig)
+{
+	if (!ig->incremental) {
+		rp_note("%ld documents, %ld chunks", ig->docs, ig->chunks);
+		return;
+	}
+	rp_note("scanned %ld, new %ld, changed %ld, unchanged %ld%s, "
+	    "skipped %ld, deleted %ld; %ld chunks", ig->scanned, ig->new,
+	    ig->changed, ig->unchanged, ig->force && ig->unchanged > 0 ?
+	    " (printed all the same: --force)" : "", ig->scanned - ig->new -
+	    ig->changed - ig->unchanged, ig->deleted, ig->chunks);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -527,15 +670,18 @@ main(int argc, char *argv[])
 		.co = { CHUNK_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT },
 		.name = "stdin", .max_size = MAX_SIZE_DEFAULT,
 	};
-	const char *files_from = NULL;
+	const char *files_from = NULL, *db = NULL;
 	int ch, delim = '\n', json = 0, overlap_set = 0, fmt;
-	FILE *f;
 
 	rp_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "0hqv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "0d:hqv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case '0':
 			delim = '\0';
+			break;
+		case 'd':
+			db = optarg;
+			ig.incremental = 1;
 			break;
 		case 'h':
 			help();
@@ -551,6 +697,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_FILES_FROM:
 			files_from = optarg;
+			break;
+		case OPT_FORCE:
+			ig.force = 1;
 			break;
 		case OPT_FORMAT:
 			if ((fmt = extract_format_parse(optarg)) < 0)
@@ -574,6 +723,9 @@ main(int argc, char *argv[])
 			    "--overlap");
 			overlap_set = 1;
 			break;
+		case OPT_PRUNE:
+			ig.prune = 1;
+			break;
 		case OPT_VERSION:
 			printf("rag-ingest (ragpipe) %s\n", RP_VERSION);
 			return 0;
@@ -588,48 +740,20 @@ main(int argc, char *argv[])
 	if (ig.co.overlap >= ig.co.size / 2)
 		rp_die(RP_EXIT_USAGE, "--overlap must be less than half of "
 		    "--chunk-size (%zu)", ig.co.size);
-	if (json) {
-		if (files_from != NULL || delim == '\0')
-			rp_die(RP_EXIT_USAGE, "--json reads records, not paths: "
-			    "it does not go with --files-from or -0");
-		if (argc == 0)
-			ingest_json(&ig, stdin, "<stdin>");
-		for (int i = 0; i < argc; i++) {
-			if (strcmp(argv[i], "-") == 0) {
-				ingest_json(&ig, stdin, "<stdin>");
-			} else if ((f = fopen(argv[i], "r")) == NULL) {
-				report(&ig, RP_EXIT_IO, "%s: %s", argv[i],
-				    strerror(errno));
-			} else {
-				ingest_json(&ig, f, argv[i]);
-				fclose(f);
-			}
-		}
-		return rp_finish(ig.status);
-	}
-	if (delim == '\0' && files_from == NULL) {
-		if (argc > 0)
-			rp_die(RP_EXIT_USAGE, "-0 without --files-from reads "
-			    "paths from standard input: give no path operands");
-		files_from = "-";
-	}
-	if (files_from == NULL && argc == 0)
-		usage();
-	for (int i = 0; i < argc && !rp_stdout_failed(); i++) {
-		if (strcmp(argv[i], "-") == 0)
-			ingest_stdin(&ig);
-		else
-			ingest_path(&ig, argv[i], 1);
-	}
-	if (files_from != NULL && strcmp(files_from, "-") == 0) {
-		ingest_list(&ig, stdin, "<stdin>", delim);
-	} else if (files_from != NULL) {
-		if ((f = fopen(files_from, "r")) == NULL)
-			rp_die(RP_EXIT_IO, "%s: %s", files_from,
-			    strerror(errno));
-		ingest_list(&ig, f, files_from, delim);
-		fclose(f);
-	}
-	rp_note("%ld documents, %ld chunks", ig.docs, ig.chunks);
+	check_args(&ig, json, files_from, delim, argc, argv);
+	if (db != NULL)
+		open_store(&ig, db);
+	if (json)
+		ingest_jsons(&ig, argc, argv);
+	else
+		ingest_paths(&ig, argc, argv, files_from, delim);
+	recheck(&ig);
+	if (ig.prune && !rp_stdout_failed())
+		prune(&ig);
+	summary(&ig);
+	store_close(ig.store);
+	strs_free(&ig.roots);
+	strs_free(&ig.seen);
+	strs_free(&ig.kept);
 	return rp_finish(ig.status);
 }
