@@ -202,6 +202,41 @@ busy_wait(void *arg, int count)
 	return 1;
 }
 
+/*
+ * Put the store in WAL mode, once; afterwards the mode is kept in the
+ * file.  The change needs the other connections gone, and SQLite does
+ * not call the busy handler for it, so two processes creating a store
+ * at once would see SQLITE_BUSY at once: wait here instead, as long as
+ * the busy timeout.
+ */
+static int
+set_wal(struct store *s, struct rp_err *err)
+{
+	struct timespec ts = { 0, 10 * 1000000 };
+	sqlite3_stmt *st;
+	const char *mode;
+	double t0 = rp_now();
+	int rc, wal;
+
+	for (;;) {
+		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1,
+		    &st, NULL) != SQLITE_OK)
+			return dberr(s, err, "PRAGMA journal_mode = WAL");
+		rc = sqlite3_step(st);
+		mode = rc == SQLITE_ROW ?
+		    (const char *)sqlite3_column_text(st, 0) : NULL;
+		wal = mode != NULL && strcmp(mode, "wal") == 0;
+		sqlite3_finalize(st);
+		if (wal)
+			return 0;
+		if ((rc != SQLITE_BUSY && rc != SQLITE_ROW) ||
+		    rp_now() - t0 > s->timeout_ms / 1000.0 ||
+		    (s->cancel != NULL && *s->cancel))
+			return dberr(s, err, "PRAGMA journal_mode = WAL");
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* SQLite's progress handler: nonzero stops the statement. */
 static int
 progress(void *arg)
@@ -410,18 +445,31 @@ static int
 identify(struct store *s, int64_t *version, struct rp_err *err)
 {
 	int64_t appid = 0, tables = 0;
+	sqlite3_stmt *st;
+	int rc;
 
-	if (pragma_int(s, "PRAGMA application_id", &appid, err) != 0 ||
-	    pragma_int(s, "PRAGMA user_version", version, err) != 0)
-		return -1;
-	if (appid != APPLICATION_ID) {
-		if (pragma_int(s, "SELECT count(*) FROM sqlite_master",
-		    &tables, err) != 0)
-			return -1;
-		if (appid != 0 || *version != 0 || tables != 0)
-			return rp_err_set(err, RP_EXIT_DATA,
-			    "%s: not a ragpipe store", s->path);
+	/*
+	 * One statement, so one snapshot: read apart, a store another
+	 * process creates in between would show its version but not yet
+	 * its id, and look like somebody else's database.
+	 */
+	if (sqlite3_prepare_v2(s->db, "SELECT "
+	    "(SELECT application_id FROM pragma_application_id), "
+	    "(SELECT user_version FROM pragma_user_version), "
+	    "(SELECT count(*) FROM sqlite_master)", -1, &st, NULL) != SQLITE_OK)
+		return dberr(s, err, "open");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		appid = sqlite3_column_int64(st, 0);
+		*version = sqlite3_column_int64(st, 1);
+		tables = sqlite3_column_int64(st, 2);
 	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return dberr(s, err, "open");
+	if (appid != APPLICATION_ID && (appid != 0 || *version != 0 ||
+	    tables != 0))
+		return rp_err_set(err, RP_EXIT_DATA, "%s: not a ragpipe store",
+		    s->path);
 	if (*version > STORE_SCHEMA_VERSION)
 		return rp_err_set(err, RP_EXIT_DATA, "%s: store schema version "
 		    "%lld is newer than this ragpipe supports (%d)", s->path,
@@ -494,7 +542,7 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		/* page_size must come before WAL (interfaces.md 4.2). */
 		if ((version == 0 && exec(s, "PRAGMA page_size = 8192",
 		    err) != 0) ||
-		    exec(s, "PRAGMA journal_mode = WAL", err) != 0 ||
+		    set_wal(s, err) != 0 ||
 		    exec(s, "PRAGMA synchronous = NORMAL", err) != 0 ||
 		    exec(s, "PRAGMA foreign_keys = ON", err) != 0 ||
 		    (version != STORE_SCHEMA_VERSION && migrate(s, err) != 0))
