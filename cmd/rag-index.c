@@ -22,12 +22,17 @@
 /* A batch waits for more input this long at most: commits at most ~1/s. */
 #define BATCH_WAIT	1.0				/* seconds */
 
-enum { OPT_JSON = 256, OPT_STRICT, OPT_VERSION, OPT_WAIT };
+enum {
+	OPT_JSON = 256, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_STRICT,
+	OPT_VERSION, OPT_WAIT
+};
 
 static const struct option longopts[] = {
 	{ "db",		required_argument,	NULL, 'd' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "json",	no_argument,		NULL, OPT_JSON },
+	{ "no-progress", no_argument,		NULL, OPT_NO_PROGRESS },
+	{ "progress",	no_argument,		NULL, OPT_PROGRESS },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "strict",	no_argument,		NULL, OPT_STRICT },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -82,6 +87,7 @@ struct index {
 	/* The summary, of what was committed. */
 	long		 docs, chunks, deleted, absent, bad, incomplete;
 	double		 t0;
+	struct rp_progress progress;	/* chunks committed */
 };
 
 /* Fields with a meaning to rag-index; others are kept in "extra". */
@@ -94,22 +100,27 @@ static const char *const known[] = {
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: rag-index [-qv] [--json] [--strict] "
-	    "[-d db] [--wait seconds] [file ...]\n");
+	fprintf(stderr, "usage: rag-index [-qv] [--json] [--no-progress] "
+	    "[--progress] [--strict] [-d db]\n"
+	    "                 [--wait seconds] [file ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
 static _Noreturn void
 help(void)
 {
-	printf("usage: rag-index [-qv] [--json] [--strict] [-d db] "
-	    "[--wait seconds] [file ...]\n"
+	printf("usage: rag-index [-qv] [--json] [--no-progress] "
+	    "[--progress] [--strict] [-d db]\n"
+	    "                 [--wait seconds] [file ...]\n"
 	    "Write chunk records (from rag-ingest or rag-embed) and "
 	    "deletions into a store.\n"
 	    "\n"
 	    "  -d, --db PATH   the store (default $RAG_DB, else "
 	    "$XDG_DATA_HOME/ragpipe/store.db)\n"
 	    "      --json      print a JSON summary on stdout\n"
+	    "      --no-progress, --progress\n"
+	    "                  never, or always, show progress (default: "
+	    "on a terminal)\n"
 	    "  -q, --quiet     print errors only\n"
 	    "      --strict    stop at the first bad record\n"
 	    "  -v, --verbose   print the summary even when stderr is not "
@@ -508,6 +519,7 @@ flush(struct index *ix)
 	ix->in_tx = 0;
 	ix->docs += docs;
 	ix->chunks += chunks;
+	rp_progress_add(&ix->progress, (uint64_t)chunks, 0);
 	ix->deleted += deleted;
 	ix->absent += absent;
 	committed_docs = (sig_atomic_t)RP_MIN(ix->docs, (long)INT_MAX);
@@ -743,7 +755,7 @@ main(int argc, char *argv[])
 	char *dbpath = NULL;
 	unsigned long wait = WAIT_DEFAULT;
 	FILE *f;
-	int ch;
+	int ch, progress = -1;
 
 	rp_init(argv[0]);
 	memset(&ix, 0, sizeof(ix));
@@ -763,6 +775,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_JSON:
 			ix.json = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
 			break;
 		case OPT_STRICT:
 			ix.strict = 1;
@@ -791,6 +809,8 @@ main(int argc, char *argv[])
 		fatal(&ix, &err);
 	store_set_timeout(ix.store, (unsigned)wait * 1000);
 	store_set_cancel(ix.store, &interrupted);
+	rp_progress_start(&ix.progress, progress == 1 || (progress == -1 &&
+	    rp_stderr_tty && rp_verbosity > 0), "chunks indexed", 0);
 	if (argc == 0)
 		index_stream(&ix, stdin, "<stdin>");
 	for (int i = 0; i < argc; i++) {
@@ -824,6 +844,7 @@ main(int argc, char *argv[])
 		stopped(&ix);
 	free(ix.groups);
 	free(ix.ops);
+	rp_progress_end(&ix.progress);
 	summary(&ix);
 	free(dbpath);
 	return rp_finish(ix.status);

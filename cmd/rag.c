@@ -350,14 +350,15 @@ route_options(int argc, char **argv, const struct route *r, size_t nr,
 #define INDEX	(1u << 2)
 
 static const char add_usage[] =
-    "usage: rag add [-0hqv] [--force] [--json] [--prune] [--strict] "
-    "[-d db] [--batch n]\n"
-    "               [--chunk-size n] [--dimensions n] [--files-from file] "
-    "[--format fmt]\n"
-    "               [--jobs n] [--max-size bytes] [--model name] "
-    "[--name name]\n"
-    "               [--overlap n] [--provider name] [--wait seconds] "
-    "[path ...]\n";
+    "usage: rag add [-0hqv] [--force] [--json] [--no-progress] "
+    "[--progress] [--prune]\n"
+    "               [--strict] [-d db] [--batch n] [--chunk-size n] "
+    "[--convert ext=command]\n"
+    "               [--dimensions n] [--files-from file] [--format fmt] "
+    "[--jobs n]\n"
+    "               [--max-size bytes] [--model name] [--name name] "
+    "[--overlap n]\n"
+    "               [--provider name] [--wait seconds] [path ...]\n";
 
 static const char add_help[] =
     "Ingest, embed and index documents into a store in one go:\n"
@@ -368,16 +369,19 @@ static const char add_help[] =
     "                        rag-index; default $RAG_DB, else "
     "$XDG_DATA_HOME/ragpipe/store.db)\n"
     "  -0, --null            NUL-separated paths (rag-ingest)\n"
-    "      --chunk-size N, --files-from F, --force, --format FMT, --json,"
-    "\n"
-    "      --max-size N, --name NAME, --overlap N, --prune\n"
-    "                                               as in rag-ingest\n"
+    "      --chunk-size N, --convert EXT=COMMAND, --files-from F, --force,\n"
+    "      --format FMT, --json, --max-size N, --name NAME, --overlap N,\n"
+    "      --prune                                  as in rag-ingest\n"
     "      --batch N, --dimensions N, --jobs N, --model NAME,\n"
     "      --provider P                             as in rag-embed\n"
     "      --strict          stop at the first bad record (rag-embed, "
     "rag-index)\n"
     "      --wait N          seconds to wait for another writer "
     "(rag-index)\n"
+    "      --no-progress, --progress\n"
+    "                        never, or always, show rag-index's progress "
+    "line (default:\n"
+    "                        on a terminal; the other stages show none)\n"
     "  -q, --quiet           print errors only (every stage)\n"
     "  -v, --verbose         print notes and summaries (every stage)\n"
     "  -h, --help            show this help\n"
@@ -390,6 +394,7 @@ cmd_add(int argc, char **argv, const char *argv0)
 	static const struct route r[] = {
 		{ "batch", 1, 0, EMBED },
 		{ "chunk-size", 1, 0, INGEST },
+		{ "convert", 1, 0, INGEST },
 		{ "db", 1, 'd', INGEST | INDEX },
 		{ "dimensions", 1, 0, EMBED },
 		{ "files-from", 1, 0, INGEST },
@@ -400,8 +405,10 @@ cmd_add(int argc, char **argv, const char *argv0)
 		{ "max-size", 1, 0, INGEST },
 		{ "model", 1, 0, EMBED },
 		{ "name", 1, 0, INGEST },
+		{ "no-progress", 0, 0, INDEX },
 		{ "null", 0, '0', INGEST },
 		{ "overlap", 1, 0, INGEST },
+		{ "progress", 0, 0, INDEX },
 		{ "provider", 1, 0, EMBED },
 		{ "prune", 0, 0, INGEST },
 		{ "quiet", 0, 'q', INGEST | EMBED | INDEX },
@@ -414,6 +421,8 @@ cmd_add(int argc, char **argv, const char *argv0)
 	int i, rc, has_db = 0;
 
 	args_add(&st[0], "rag-ingest");
+	/* One progress line, the last stage's: it sees what is stored. */
+	args_add(&st[0], "--no-progress");
 	args_add(&st[1], "rag-embed");
 	args_add(&st[2], "rag-index");
 	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage,

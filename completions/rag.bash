@@ -9,10 +9,11 @@ _ragpipe_options()
 	rag)
 		echo "--help --version" ;;
 	rag-add)
-		echo "--batch --chunk-size --db --dimensions --files-from" \
-		    "--force --format --help --jobs --json --max-size --model" \
-		    "--name --null --overlap --provider --prune --quiet" \
-		    "--strict --verbose --wait" ;;
+		echo "--batch --chunk-size --convert --db --dimensions" \
+		    "--files-from --force --format --help --jobs --json" \
+		    "--max-size --model --name --no-progress --null --overlap" \
+		    "--progress --provider --prune --quiet --strict --verbose" \
+		    "--wait" ;;
 	rag-answer)
 		echo "--help --json --max-chars --provider --question --quiet" \
 		    "--sentences --version" ;;
@@ -26,12 +27,12 @@ _ragpipe_options()
 		echo "--db --help --json --mode --per-query --qrels --queries" \
 		    "--quiet --run --top --version" ;;
 	rag-index)
-		echo "--db --help --json --quiet --strict --verbose --version" \
-		    "--wait" ;;
+		echo "--db --help --json --no-progress --progress --quiet" \
+		    "--strict --verbose --version --wait" ;;
 	rag-ingest)
-		echo "--chunk-size --db --files-from --force --format --help" \
-		    "--json --max-size --name --null --overlap --prune --quiet" \
-		    "--verbose --version" ;;
+		echo "--chunk-size --convert --db --files-from --force --format" \
+		    "--help --json --max-size --name --no-progress --null" \
+		    "--overlap --progress --prune --quiet --verbose --version" ;;
 	rag-query)
 		echo "--db --explain --filter --help --mode --quiet --top" \
 		    "--version" ;;
@@ -83,7 +84,8 @@ _ragpipe_complete()
 		esac
 		return ;;
 	-k|--top|--chunk-size|--overlap|--max-size|--name|--filter|--batch|\
-	--dimensions|--jobs|--model|--max-chars|--question|--sentences)
+	--dimensions|--jobs|--model|--max-chars|--question|--sentences|\
+	--convert)
 		return ;;
 	esac
 

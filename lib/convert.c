@@ -89,7 +89,7 @@ convert_add(struct convert *c, const char *spec, struct rp_err *err)
 	const char *eq = strchr(spec, '=');
 	char *ext;
 
-	if (eq == NULL || eq == spec || eq[1] == '\0')
+	if (eq == NULL || eq == spec)
 		return rp_err_set(err, RP_EXIT_USAGE, "--convert: '%s' is not "
 		    "EXT=COMMAND", spec);
 	for (const char *p = spec; p < eq; p++)
@@ -105,19 +105,28 @@ convert_add(struct convert *c, const char *spec, struct rp_err *err)
 }
 
 const struct convert_rule *
-convert_find(const struct convert *c, const char *path)
+convert_find(const struct convert *c, const char *path, int *off)
 {
 	const char *base = strrchr(path, '/'), *dot;
 	size_t n;
 
+	if (off != NULL)
+		*off = 0;
 	base = base != NULL ? base + 1 : path;
 	if ((dot = strrchr(base, '.')) == NULL || dot == base)
 		return NULL;
 	n = strlen(dot + 1);
-	for (size_t i = c->n; i-- > 0; )
-		if (strlen(c->rules[i].ext) == n &&
-		    strncasecmp(c->rules[i].ext, dot + 1, n) == 0)
+	/* The last rule wins; an empty command means "no converter". */
+	for (size_t i = c->n; i-- > 0; ) {
+		if (strlen(c->rules[i].ext) != n ||
+		    strncasecmp(c->rules[i].ext, dot + 1, n) != 0)
+			continue;
+		if (c->rules[i].cmd[0] != '\0')
 			return &c->rules[i];
+		if (off != NULL)
+			*off = 1;
+		return NULL;
+	}
 	return NULL;
 }
 

@@ -38,14 +38,19 @@ struct convert_rule {
 struct convert	*convert_new(void);
 void		 convert_free(struct convert *c);	/* NULL is a no-op */
 /*
- * Add a rule from SPEC, "EXT=COMMAND" (EXT without a dot, any case).
- * 0, or -1 with ERR filled (RP_EXIT_USAGE) for a malformed SPEC.
+ * Add a rule from SPEC, "EXT=COMMAND" (EXT without a dot, any case);
+ * "EXT=" removes any converter for EXT.  0, or -1 with ERR filled
+ * (RP_EXIT_USAGE) for a malformed SPEC.
  */
 int		 convert_add(struct convert *c, const char *spec,
 		    struct rp_err *err);
-/* The rule for PATH's extension, or NULL; lent by C. */
+/*
+ * The rule for PATH's extension, or NULL (none); lent by C.  *OFF (when
+ * not NULL) says whether a rule "EXT=" turned the extension off: such
+ * files are to be skipped, not read as text.
+ */
 const struct convert_rule *convert_find(const struct convert *c,
-		    const char *path);
+		    const char *path, int *off);
 /*
  * Run RULE on PATH with a limit of TIMEOUT seconds, replacing OUT's
  * contents with at most MAX bytes of its output.  0, or -1 with ERR

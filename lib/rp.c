@@ -1,4 +1,5 @@
 /* rp: program name, diagnostics, exit status, allocation helpers. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -447,6 +448,41 @@ rp_progress_end(struct rp_progress *p)
 	p->drawn = 0;
 	if (progress == p)
 		progress = NULL;
+}
+
+void
+rp_sweep(const char *path, const char *infix)
+{
+	char *dir, *slash, *prefix, *end, *victim;
+	const char *where;
+	struct dirent *e;
+	size_t plen;
+	long pid;
+	DIR *d;
+
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	prefix = xasprintf("%s%s", slash != NULL ? slash + 1 : path, infix);
+	if (slash != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	where = slash != NULL ? dir : ".";
+	plen = strlen(prefix);
+	if ((d = opendir(where)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strncmp(e->d_name, prefix, plen) != 0)
+				continue;
+			pid = strtol(e->d_name + plen, &end, 10);
+			if ((*end != '\0' && *end != '-') || pid <= 0 ||
+			    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+				continue;
+			victim = xasprintf("%s/%s", where, e->d_name);
+			unlink(victim);
+			free(victim);
+		}
+		closedir(d);
+	}
+	free(prefix);
+	free(dir);
 }
 
 double

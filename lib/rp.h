@@ -189,6 +189,13 @@ void		rp_progress_start(struct rp_progress *p, int on,
 void		rp_progress_add(struct rp_progress *p, uint64_t n, double done);
 void		rp_progress_end(struct rp_progress *p);
 
+/*
+ * Remove what processes killed mid-write left beside PATH: files named
+ * PATH's last component, then INFIX, then a process id (and perhaps
+ * "-wal" or another SQLite suffix) whose process is gone.
+ */
+void		rp_sweep(const char *path, const char *infix);
+
 /* Monotonic time in seconds, for rates and timeouts. */
 double		rp_now(void);
 

@@ -477,6 +477,51 @@ identify(struct store *s, int64_t *version, struct rp_err *err)
 	return 0;
 }
 
+/* store_open's own flag: PATH is the temporary file create() makes. */
+#define STORE_NEW	(1u << 30)
+
+/*
+ * Make the store at PATH whole before anyone sees it: its schema goes
+ * into a temporary file beside it, which is then linked into place.  A
+ * process killed while creating a store so leaves no store at all, not
+ * an empty file that every reader would refuse.  Another process that
+ * creates the same store at the same time may win; then its store is
+ * used.
+ */
+static int
+create(const char *path, unsigned flags, struct rp_err *err)
+{
+	char *tmp = xasprintf("%s.new.%ld", path, (long)getpid());
+	struct store *s;
+	size_t n;
+	int rc = 0;
+
+	rp_sweep(path, ".new.");
+	unlink(tmp);
+	/* Closed cleanly, a WAL store needs no -wal file: just the one. */
+	if ((s = store_open(tmp, (flags & ~STORE_READONLY) | STORE_CREATE |
+	    STORE_NEW, err)) == NULL) {
+		rc = -1;
+		/* Name the store, not the temporary file. */
+		n = strlen(tmp);
+		if (err != NULL && strncmp(err->msg, tmp, n) == 0 &&
+		    strncmp(err->msg + n, ": ", 2) == 0) {
+			memmove(err->msg, err->msg + n + 2,
+			    strlen(err->msg + n + 2) + 1);
+			rp_err_prefix(err, "%s", path);
+		}
+	} else {
+		store_close(s);
+		if (link(tmp, path) != 0 && errno != EEXIST &&
+		    rename(tmp, path) != 0)
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: cannot create "
+			    "store: %s", path, strerror(errno));
+	}
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 struct store *
 store_open(const char *path, unsigned flags, struct rp_err *err)
 {
@@ -491,6 +536,8 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 			    path, strerror(errno));
 			return NULL;
 		}
+		if (!(flags & STORE_NEW) && create(path, flags, err) != 0)
+			return NULL;
 	} else if (S_ISDIR(sb.st_mode)) {
 		rp_err_set(err, RP_EXIT_IO, "%s: cannot open store: "
 		    "is a directory", path);

@@ -151,44 +151,6 @@ write_all(int fd, const void *p, size_t n, off_t off)
 }
 
 /*
- * Remove temporary files that builders killed mid-write left beside
- * PATH: "<name>.tmp.<pid>" whose process is gone.
- */
-static void
-sweep(const char *path)
-{
-	char *dir, *slash, *prefix, *end, *victim;
-	struct dirent *e;
-	size_t plen;
-	long pid;
-	DIR *d;
-
-	dir = xstrdup(path);
-	slash = strrchr(dir, '/');
-	prefix = xasprintf("%s.tmp.", slash != NULL ? slash + 1 : path);
-	if (slash != NULL)
-		slash[slash == dir ? 1 : 0] = '\0';
-	plen = strlen(prefix);
-	if ((d = opendir(slash != NULL ? dir : ".")) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strncmp(e->d_name, prefix, plen) != 0)
-				continue;
-			pid = strtol(e->d_name + plen, &end, 10);
-			if (*end != '\0' || pid <= 0 ||
-			    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-				continue;
-			victim = xasprintf("%s/%s", slash != NULL ? dir : ".",
-			    e->d_name);
-			unlink(victim);
-			free(victim);
-		}
-		closedir(d);
-	}
-	free(prefix);
-	free(dir);
-}
-
-/*
  * Does PATH hold the vectors of a later version of the same store than
  * M?  Builders working from different versions of a store (a query that
  * began before a commit, another after) race to rename their files into
@@ -266,7 +228,7 @@ vindex_write(const char *path, const struct vindex_meta *m, vindex_row_fn fn,
 	free(row);
 	free(ids);
 	free(tmp);
-	sweep(path);
+	rp_sweep(path, ".tmp.");
 	return 0;
 ioerr:
 	rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(errno));

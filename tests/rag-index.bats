@@ -169,3 +169,13 @@ load helpers
 	assert_equal "${stderr_lines[2]}" "rag-index: <stdin>:3: document 'd': chunk 0: embedding is not valid base64"
 	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM vectors')" 1
 }
+
+@test "rag-index: a store is created whole, and a killed creator's leftovers are swept" {
+	# What a creator killed mid-way (process 2147483646 is none) leaves.
+	echo "half a store" >"$DB.new.2147483646"
+	echo "its journal" >"$DB.new.2147483646-wal"
+	run -0 rag-index -d "$DB" <<<'{"doc":"a","text":"x"}'
+	assert_equal "$(ls "$T" | grep -c '\.new\.')" 0
+	assert_equal "$(sqlite3 "$DB" 'PRAGMA journal_mode')" wal
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM docs')" 1
+}

@@ -293,3 +293,63 @@ old_files() {
 	wait "$pid"
 	assert_equal "$(jq -r .text out | tail -1)" "version two"
 }
+
+@test "rag-ingest: a PDF is converted page by page; chunks carry their page" {
+	command -v pdftotext >/dev/null || skip "pdftotext is not installed (make deps)"
+	python3 "$BATS_TEST_DIRNAME/lib/mkpdf.py" manual.pdf 'Boiler manual\nIntroduction.' \
+	    'Pressure\nThe pressure should stay between 1 and 1.5 bar.' 'Reset\nHold the button.'
+	run -0 rag-ingest manual.pdf
+	assert_equal "$(jq -c '[.chunk, .nchunks, .page, .line]' <<<"$output" | paste -sd' ' -)" \
+	    "[0,3,1,1] [1,3,2,1] [2,3,3,1]"
+	assert_equal "$(jq -r 'select(.page == 2) | .text' <<<"$output")" \
+	    "Pressure
+The pressure should stay between 1 and 1.5 bar."
+	# The answer cites the page.
+	rag add -d "$DB" manual.pdf
+	run -0 rag ask -d "$DB" "what pressure should it stay between"
+	assert_line "[1] manual.pdf:p2"
+}
+
+@test "rag-ingest: a missing converter is named with its Debian package; the rest goes on" {
+	python3 "$BATS_TEST_DIRNAME/lib/mkpdf.py" a.pdf 'Some text'
+	echo "plain words" >b.txt
+	mkdir bin
+	for p in sh cat rag-ingest; do ln -s "$(command -v $p)" bin/$p; done
+	run -69 --separate-stderr env PATH="$T/bin" rag-ingest a.pdf b.txt
+	assert_equal "$stderr" "rag-ingest: a.pdf: cannot convert: pdftotext is not installed (Debian package poppler-utils)"
+	assert_equal "$(jq -r .doc <<<"$output")" b.txt
+}
+
+@test "rag-ingest: --convert plugs in a converter, or turns one off" {
+	printf 'hello\nworld\n' >note.up
+	run -0 rag-ingest --convert 'up=tr a-z A-Z <"$1"' note.up
+	assert_equal "$(jq -r .text <<<"$output")" "HELLO
+WORLD"
+	run -65 --separate-stderr rag-ingest --convert 'up=echo broken >&2; exit 4' note.up
+	assert_equal "$stderr" "rag-ingest: note.up: converter failed (exit status 4): broken"
+	python3 "$BATS_TEST_DIRNAME/lib/mkpdf.py" a.pdf 'Some text'
+	run -0 --separate-stderr rag-ingest -v --convert pdf= a.pdf
+	assert_equal "$output" ""
+	assert_equal "$stderr" "rag-ingest: a.pdf: skipped: no converter (--convert EXT=)
+rag-ingest: 0 documents, 0 chunks"
+	run -2 --separate-stderr rag-ingest --convert nonsense a.pdf
+	assert_equal "$stderr" "rag-ingest: --convert: 'nonsense' is not EXT=COMMAND"
+}
+
+@test "rag-ingest: a DOCX goes through pandoc with its headings" {
+	command -v pandoc >/dev/null || skip "pandoc is not installed (make deps)"
+	python3 - <<'PY'
+import zipfile
+doc = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+       '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+       '<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Holidays</w:t></w:r></w:p>'
+       '<w:p><w:r><w:t>The office closes on the first of May.</w:t></w:r></w:p>'
+       '</w:body></w:document>')
+with zipfile.ZipFile("memo.docx", "w") as z:
+    z.writestr("[Content_Types].xml", '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+    z.writestr("_rels/.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+    z.writestr("word/document.xml", doc)
+PY
+	run -0 rag-ingest memo.docx
+	assert_equal "$(jq -r '.text | contains("The office closes on the first of May.")' <<<"$output")" true
+}

@@ -34,7 +34,8 @@ struct hit {
 	double		 start;		/* byte offset in the document, or -1 */
 	double		 chunk;		/* -1: not given */
 	unsigned long	 line;		/* first line of text; 0: not given */
-	size_t		 src;		/* index of the first hit of doc */
+	unsigned long	 page;		/* a PDF's page; 0: not paged */
+	size_t		 src;		/* the first hit of doc (and page) */
 };
 
 /* Consecutive hits of one question. */

@@ -121,7 +121,10 @@ render_text(struct buf *b, const struct group *g, const struct answer *a)
 		c = &a->cites[i];
 		buf_addf(b, "[%zu] ", i + 1);
 		add_line(b, g->hits[c->hit].doc);
-		if (c->line > 0)
+		/* A page says more than a line of a PDF's extracted text. */
+		if (g->hits[c->hit].page > 0)
+			buf_addf(b, ":p%lu", g->hits[c->hit].page);
+		else if (c->line > 0)
 			buf_addf(b, ":%lu", c->line);
 		buf_addc(b, '\n');
 	}
@@ -192,6 +195,8 @@ emit_json(const struct group *g, const struct answer *a)
 		c = cJSON_CreateObject();
 		cJSON_AddNumberToObject(c, "n", (double)(i + 1));
 		cJSON_AddStringToObject(c, "doc", h->doc);
+		if (h->page > 0)
+			cJSON_AddNumberToObject(c, "page", (double)h->page);
 		if (a->cites[i].line > 0)
 			cJSON_AddNumberToObject(c, "line",
 			    (double)a->cites[i].line);
@@ -272,8 +277,12 @@ hit_add(struct group *g, cJSON *rec, const char *doc, const char *text)
 	h->chunk = jsonl_num(rec, "chunk", &v) && v >= 0 ? v : -1;
 	h->line = jsonl_num(rec, "line", &v) && v >= 1 && v < 1e15 ?
 	    (unsigned long)v : 0;
+	h->page = jsonl_num(rec, "page", &v) && v >= 1 && v < 1e15 ?
+	    (unsigned long)v : 0;
+	/* A source is a document, or a page of a paged one (a PDF). */
 	for (h->src = 0; h->src < g->n; h->src++)
-		if (strcmp(g->hits[h->src].doc, doc) == 0)
+		if (strcmp(g->hits[h->src].doc, doc) == 0 &&
+		    g->hits[h->src].page == h->page)
 			break;
 	g->n++;
 }

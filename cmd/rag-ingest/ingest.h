@@ -12,6 +12,7 @@
 #include "chunk.h"
 #include "extract.h"
 
+struct convert;
 struct store_docinfo;
 
 /* A list of strings, sorted when searched. */
@@ -47,6 +48,8 @@ struct ingest {
 	struct racy	*racy;
 	size_t		 nracy;
 	long		 scanned, new, changed, unchanged, deleted;
+	struct convert	*conv;		/* PDF, DOCX, ... and --convert */
+	struct rp_progress progress;
 };
 
 /* main.c */

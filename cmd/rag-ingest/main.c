@@ -12,6 +12,7 @@
 #include "rp.h"
 #include "buf.h"
 #include "chunk.h"
+#include "convert.h"
 #include "extract.h"
 #include "jsonl.h"
 #include "sha256.h"
@@ -20,14 +21,17 @@
 
 #define MAX_SIZE_DEFAULT	((size_t)32 << 20)	/* bytes a document */
 #define SNIFF			8192	/* bytes looked at for binary data */
+#define CONVERT_TIMEOUT		120	/* seconds a converter may take */
 
 enum {
-	OPT_CHUNK_SIZE = 256, OPT_FILES_FROM, OPT_FORCE, OPT_FORMAT, OPT_JSON,
-	OPT_MAX_SIZE, OPT_NAME, OPT_OVERLAP, OPT_PRUNE, OPT_VERSION
+	OPT_CHUNK_SIZE = 256, OPT_CONVERT, OPT_FILES_FROM, OPT_FORCE,
+	OPT_FORMAT, OPT_JSON, OPT_MAX_SIZE, OPT_NAME, OPT_NO_PROGRESS,
+	OPT_OVERLAP, OPT_PROGRESS, OPT_PRUNE, OPT_VERSION
 };
 
 static const struct option longopts[] = {
 	{ "chunk-size",	required_argument,	NULL, OPT_CHUNK_SIZE },
+	{ "convert",	required_argument,	NULL, OPT_CONVERT },
 	{ "db",		required_argument,	NULL, 'd' },
 	{ "files-from",	required_argument,	NULL, OPT_FILES_FROM },
 	{ "force",	no_argument,		NULL, OPT_FORCE },
@@ -36,8 +40,10 @@ static const struct option longopts[] = {
 	{ "json",	no_argument,		NULL, OPT_JSON },
 	{ "max-size",	required_argument,	NULL, OPT_MAX_SIZE },
 	{ "name",	required_argument,	NULL, OPT_NAME },
+	{ "no-progress", no_argument,		NULL, OPT_NO_PROGRESS },
 	{ "null",	no_argument,		NULL, '0' },
 	{ "overlap",	required_argument,	NULL, OPT_OVERLAP },
+	{ "progress",	no_argument,		NULL, OPT_PROGRESS },
 	{ "prune",	no_argument,		NULL, OPT_PRUNE },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -53,14 +59,18 @@ struct docinfo {
 	long long	 mtime, size;	/* -1: unknown */
 	enum extract_format format;
 	const cJSON	*extra;		/* fields copied to every chunk */
+	unsigned long	 page;		/* a PDF's page being emitted; 0 */
+	size_t		 base;		/* the page's offset in the text */
 };
 
 #define USAGE \
-	"usage: rag-ingest [-0hqv] [--force] [--prune] [--chunk-size n] " \
-	"[-d db]\n" \
-	"                  [--files-from file] [--format fmt] " \
-	"[--max-size bytes]\n" \
-	"                  [--name name] [--overlap n] [--json | path ...]\n"
+	"usage: rag-ingest [-0hqv] [--force] [--no-progress] [--progress] " \
+	"[--prune]\n" \
+	"                  [--chunk-size n] [--convert ext=command] [-d db] " \
+	"[--files-from file]\n" \
+	"                  [--format fmt] [--max-size bytes] [--name name] " \
+	"[--overlap n]\n" \
+	"                  [--json | path ...]\n"
 
 static _Noreturn void
 usage(void)
@@ -84,6 +94,13 @@ help(void)
 	    "NUL; alone, read\n"
 	    "                      NUL-separated paths from standard input\n"
 	    "      --chunk-size N  characters a chunk (default %d)\n"
+	    "      --convert EXT=COMMAND\n"
+	    "                      convert .EXT files with COMMAND, run by "
+	    "sh with the path\n"
+	    "                      as $1 (built in: pdf through pdftotext; "
+	    "docx, odt, epub,\n"
+	    "                      rtf through pandoc); EXT= skips .EXT "
+	    "files\n"
 	    "  -d, --db PATH       skip documents the store PATH has as "
 	    "they are (same size\n"
 	    "                      and mtime, or same SHA-256)\n"
@@ -99,6 +116,9 @@ help(void)
 	    "(default %zu)\n"
 	    "      --name NAME     the doc name of standard input's "
 	    "document (default stdin)\n"
+	    "      --no-progress, --progress\n"
+	    "                      never, or always, show progress (default: "
+	    "on a terminal)\n"
 	    "      --overlap N     characters repeated between chunks "
 	    "(default %d)\n"
 	    "      --prune         with -d, print deletions for documents "
@@ -114,7 +134,8 @@ help(void)
 	    "\n"
 	    "Exit status: 0 ok, 1 failure, 2 usage, 65 some input was bad "
 	    "(reported and skipped),\n"
-	    "74 some files could not be read.\n", CHUNK_SIZE_DEFAULT,
+	    "69 a converter is not installed, 74 some files could not be "
+	    "read.\n", CHUNK_SIZE_DEFAULT,
 	    MAX_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT);
 	exit(RP_EXIT_OK);
 }
@@ -191,16 +212,21 @@ doc_fields(cJSON *r, const struct docinfo *di)
 		add_extra(r, di->extra);
 }
 
-/* Print the chunk records of one extracted document. */
+/*
+ * Print the chunk records of one extracted document, or of one page of
+ * a paged one (DI->page): its chunks are numbered from FIRST of TOTAL,
+ * offsets count from the page's start in the whole text, and lines from
+ * the top of the page, so that a citation can say file.pdf:p12.
+ */
 static void
 emit(struct ingest *ig, const struct docinfo *di, struct doc_text *dt,
-    const struct chunk *c, size_t n)
+    const struct chunk *c, size_t n, size_t first, size_t total)
 {
 	const char *title = di->title != NULL ? di->title : dt->title;
 	char *text = dt->text.data, save;
 	cJSON *r;
 
-	if (n == 0) {
+	if (total == 0) {
 		/* An empty document still replaces what the store had. */
 		r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "doc", di->doc);
@@ -214,8 +240,8 @@ emit(struct ingest *ig, const struct docinfo *di, struct doc_text *dt,
 	for (size_t i = 0; i < n && !rp_stdout_failed(); i++) {
 		r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "doc", di->doc);
-		cJSON_AddNumberToObject(r, "chunk", (double)i);
-		cJSON_AddNumberToObject(r, "nchunks", (double)n);
+		cJSON_AddNumberToObject(r, "chunk", (double)(first + i));
+		cJSON_AddNumberToObject(r, "nchunks", (double)total);
 		/* The text in place: no copy of every chunk. */
 		save = text[c[i].end];
 		text[c[i].end] = '\0';
@@ -226,16 +252,22 @@ emit(struct ingest *ig, const struct docinfo *di, struct doc_text *dt,
 		if (c[i].section >= 0)
 			cJSON_AddStringToObject(r, "section",
 			    dt->sections[c[i].section]);
-		cJSON_AddNumberToObject(r, "start", (double)c[i].start);
-		cJSON_AddNumberToObject(r, "end", (double)c[i].end);
+		cJSON_AddNumberToObject(r, "start", (double)(di->base +
+		    c[i].start));
+		cJSON_AddNumberToObject(r, "end", (double)(di->base + c[i].end));
+		if (di->page > 0)
+			cJSON_AddNumberToObject(r, "page", (double)di->page);
 		cJSON_AddNumberToObject(r, "line", (double)c[i].line);
 		doc_fields(r, di);
 		jsonl_write(stdout, r);
 		cJSON_Delete(r);
 		text[c[i].end] = save;
 	}
-	ig->docs++;
 	ig->chunks += (long)n;
+	if (first + n < total)
+		return;
+	ig->docs++;
+	rp_progress_add(&ig->progress, 1, 0);
 }
 
 /* Extract, chunk and print the document SRC[0..N). */
@@ -260,9 +292,88 @@ ingest_bytes(struct ingest *ig, const struct docinfo *di, const char *src,
 		rp_note("%s: replaced %zu invalid UTF-8 sequences", di->doc,
 		    dt.repaired);
 	nc = chunk_split(&dt, &ig->co, &c);
-	emit(ig, di, &dt, c, nc);
+	emit(ig, di, &dt, c, nc, 0, nc);
 	free(c);
 	doc_text_release(&dt);
+}
+
+/* One page of a paged document, extracted and chunked. */
+struct page {
+	struct doc_text	 dt;
+	struct chunk	*c;
+	size_t		 n, base;
+};
+
+/*
+ * Ingest a paged text (pdftotext puts a form feed between pages) page
+ * by page, so that every chunk lies on one page and its "page" is
+ * exact, as is the page of every sentence cited from it.
+ */
+static void
+ingest_pages(struct ingest *ig, struct docinfo *di, char *text, size_t len)
+{
+	struct page *pg = NULL;
+	struct rp_err err;
+	size_t np = 0, total = 0, done = 0, at = 0, end;
+
+	while (at <= len) {
+		end = at + strcspn(text + at, "\f");
+		if (end > len)
+			end = len;
+		/* A form feed at the very end starts no page. */
+		if (end == len && at == len && np > 0)
+			break;
+		pg = xreallocarray(pg, np + 1, sizeof(*pg));
+		memset(&pg[np], 0, sizeof(*pg));
+		pg[np].base = at;
+		if (extract(&pg[np].dt, text + at, end - at, EXTRACT_TEXT,
+		    ig->max_size, &err) != 0) {
+			report(ig, err.code, "%s: %s", di->doc, err.msg);
+			np++;
+			goto out;
+		}
+		pg[np].n = chunk_split(&pg[np].dt, &ig->co, &pg[np].c);
+		total += pg[np].n;
+		np++;
+		at = end + 1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		di->page = i + 1;
+		di->base = pg[i].base;
+		if (pg[i].n > 0 || (total == 0 && i == np - 1))
+			emit(ig, di, &pg[i].dt, pg[i].c, pg[i].n, done, total);
+		done += pg[i].n;
+	}
+out:
+	for (size_t i = 0; i < np; i++) {
+		free(pg[i].c);
+		doc_text_release(&pg[i].dt);
+	}
+	free(pg);
+}
+
+/* Ingest PATH through its converter RULE. */
+static void
+ingest_converted(struct ingest *ig, struct docinfo *di,
+    const struct convert_rule *rule, const char *path)
+{
+	struct buf out = BUF_INIT;
+	struct rp_err err;
+
+	if (convert_run(rule, path, ig->max_size, CONVERT_TIMEOUT, &out,
+	    &err) != 0) {
+		report(ig, err.code, "%s: %s", path, err.msg);
+		buf_release(&out);
+		return;
+	}
+	if (di->format == EXTRACT_AUTO)
+		di->format = (enum extract_format)rule->format;
+	if (rule->pages)
+		ingest_pages(ig, di, out.data != NULL ? out.data : "",
+		    out.len);
+	else
+		ingest_bytes(ig, di, buf_str(&out), out.len);
+	buf_release(&out);
 }
 
 /*
@@ -302,13 +413,14 @@ read_all(int fd, struct buf *b, size_t max)
 void
 ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 {
+	const struct convert_rule *rule = NULL;
 	struct store_docinfo have;
 	char hex[SHA256_HEX];
 	struct docinfo di;
 	struct buf b = BUF_INIT;
 	struct stat sb;
 	time_t t0 = time(NULL);
-	int fd, rc, found = 0;
+	int fd, rc, found = 0, off;
 
 	ig->scanned += !again;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -351,8 +463,10 @@ ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 	} else if (rc > 0) {
 		report(ig, RP_EXIT_DATA, "%s: skipped: grew past --max-size "
 		    "%zu while being read", path, ig->max_size);
-	} else if (extract_is_binary(b.data, RP_MIN(b.len, SNIFF))) {
-		rp_note("%s: skipped: binary file", path);
+	} else if ((rule = convert_find(ig->conv, path, &off)) == NULL &&
+	    (off || extract_is_binary(b.data, RP_MIN(b.len, SNIFF)))) {
+		rp_note("%s: skipped: %s", path, off ? "no converter "
+		    "(--convert EXT=)" : "binary file");
 	} else {
 		seen(ig, doc);
 		sha256_hex(b.data, b.len, hex);
@@ -363,8 +477,11 @@ ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 			di.mtime = (long long)sb.st_mtime;
 			di.size = (long long)b.len;
 			di.format = ig->format;
-			ingest_bytes(ig, &di, b.data != NULL ? b.data : "",
-			    b.len);
+			if (rule != NULL)
+				ingest_converted(ig, &di, rule, path);
+			else
+				ingest_bytes(ig, &di, b.data != NULL ?
+				    b.data : "", b.len);
 		}
 		if (ig->incremental && !again && sb.st_mtime + 1 >= t0 &&
 		    sb.st_mtime <= t0 + 1)
@@ -671,9 +788,11 @@ main(int argc, char *argv[])
 		.name = "stdin", .max_size = MAX_SIZE_DEFAULT,
 	};
 	const char *files_from = NULL, *db = NULL;
-	int ch, delim = '\n', json = 0, overlap_set = 0, fmt;
+	int ch, delim = '\n', json = 0, overlap_set = 0, fmt, progress = -1;
+	struct rp_err err;
 
 	rp_init(argv[0]);
+	ig.conv = convert_new();
 	while ((ch = getopt_long(argc, argv, "0d:hqv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -694,6 +813,10 @@ main(int argc, char *argv[])
 		case OPT_CHUNK_SIZE:
 			ig.co.size = rp_parse_ulong(optarg, 50, 1000000,
 			    "--chunk-size");
+			break;
+		case OPT_CONVERT:
+			if (convert_add(ig.conv, optarg, &err) != 0)
+				rp_die(err.code, "%s", err.msg);
 			break;
 		case OPT_FILES_FROM:
 			files_from = optarg;
@@ -723,11 +846,18 @@ main(int argc, char *argv[])
 			    "--overlap");
 			overlap_set = 1;
 			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
 		case OPT_PRUNE:
 			ig.prune = 1;
 			break;
 		case OPT_VERSION:
 			printf("rag-ingest (ragpipe) %s\n", RP_VERSION);
+			convert_free(ig.conv);
 			return 0;
 		default:
 			usage();
@@ -743,6 +873,8 @@ main(int argc, char *argv[])
 	check_args(&ig, json, files_from, delim, argc, argv);
 	if (db != NULL)
 		open_store(&ig, db);
+	rp_progress_start(&ig.progress, progress == 1 || (progress == -1 &&
+	    rp_stderr_tty && rp_verbosity > 0), "documents", 0);
 	if (json)
 		ingest_jsons(&ig, argc, argv);
 	else
@@ -750,8 +882,10 @@ main(int argc, char *argv[])
 	recheck(&ig);
 	if (ig.prune && !rp_stdout_failed())
 		prune(&ig);
+	rp_progress_end(&ig.progress);
 	summary(&ig);
 	store_close(ig.store);
+	convert_free(ig.conv);
 	strs_free(&ig.roots);
 	strs_free(&ig.seen);
 	strs_free(&ig.kept);
