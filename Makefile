@@ -125,7 +125,7 @@ demo:
 	    mandoc -T markdown $$m >$(O)/demo-docs/$$(basename $$m).md; \
 	done
 	$(O)/rag add -d $(DEMO_DB) README.md $(O)/demo-docs
-	$(O)/rag status -d $(DEMO_DB)
+	$(O)/rag status --format text -d $(DEMO_DB)
 	$(O)/rag-query -d $(DEMO_DB) -k 3 "how do I delete a document from the store" | \
 	    jq -r '"\(.rank). \(.doc):\(.line)  \(.section // .title // "")"'
 	$(O)/rag ask -d $(DEMO_DB) "how do I delete a document from the store"

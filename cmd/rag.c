@@ -17,7 +17,7 @@
 
 extern char **environ;
 
-enum { OPT_CHECK = 256, OPT_JSON, OPT_VERSION };
+enum { OPT_CHECK = 256, OPT_FORMAT, OPT_JSON, OPT_VERSION };
 
 /* Subcommands: external ones run rag-NAME; the others are here. */
 struct command {
@@ -507,7 +507,7 @@ cmd_ask(int argc, char **argv, const char *argv0)
 	return rc;
 }
 
-#define STATUS_USAGE	"usage: rag status [-h] [--check] [--json] [-d db]\n"
+#define STATUS_USAGE	"usage: rag status [-h] [--check] [--json] [-d db] [--format fmt]\n"
 
 /* The problems store_check finds: on stderr now, in the status later. */
 struct problems {
@@ -530,17 +530,19 @@ cmd_status(int argc, char **argv, const char *argv0)
 	static const struct option opts[] = {
 		{ "check",	no_argument,		NULL, OPT_CHECK },
 		{ "db",		required_argument,	NULL, 'd' },
+		{ "format",	required_argument,	NULL, OPT_FORMAT },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "json",	no_argument,		NULL, OPT_JSON },
 		{ NULL,		0,			NULL, 0 }
 	};
+	enum rp_format format = RP_FORMAT_AUTO;
 	struct store_stats st;
 	struct store *s;
 	struct rp_err err;
 	struct problems p = { NULL, NULL };
 	const char *db = NULL;
 	char *dbpath = NULL;
-	int ch, json = 0, check = 0, rc = RP_EXIT_OK;
+	int ch, check = 0, rc = RP_EXIT_OK;
 
 	(void)argv0;
 	optind = 1;
@@ -559,14 +561,20 @@ cmd_status(int argc, char **argv, const char *argv0)
 			    "if any\n"
 			    "  -d, --db PATH   the store (default $RAG_DB, "
 			    "else $XDG_DATA_HOME/ragpipe/store.db)\n"
-			    "      --json      print one JSON object\n"
+			    "      --format F  text, or json (one object); the "
+			    "default is text on a\n"
+			    "                  terminal and json otherwise\n"
+			    "      --json      the same as --format json\n"
 			    "  -h, --help      show this help\n");
 			return RP_EXIT_OK;
 		case OPT_CHECK:
 			check = 1;
 			break;
+		case OPT_FORMAT:
+			format = rp_parse_format(optarg, "--format");
+			break;
 		case OPT_JSON:
-			json = 1;
+			format = RP_FORMAT_JSON;
 			break;
 		default:
 			fputs(STATUS_USAGE, stderr);
@@ -596,7 +604,7 @@ cmd_status(int argc, char **argv, const char *argv0)
 		rp_report(&err, NULL);
 		return err.code;
 	}
-	print_status(db, &st, json, p.list);
+	print_status(db, &st, rp_format_json(format), p.list);
 	if (p.list != NULL && cJSON_GetArraySize(p.list) > 0)
 		rc = RP_EXIT_DATA;
 	cJSON_Delete(p.list);

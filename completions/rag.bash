@@ -73,7 +73,12 @@ _ragpipe_complete()
 		mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
 		return ;;
 	--format)
-		mapfile -t COMPREPLY < <(compgen -W "auto text markdown html code" -- "$cur")
+		case $prog in
+		rag-status)
+			mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
+		*)
+			mapfile -t COMPREPLY < <(compgen -W "auto text markdown html code" -- "$cur") ;;
+		esac
 		return ;;
 	--provider)
 		case $prog in

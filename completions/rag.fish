@@ -16,6 +16,7 @@ complete -c rag -n __fish_use_subcommand -l version -d 'show the version'
 complete -c rag -n '__fish_seen_subcommand_from status' -l check -d 'check the store through and through'
 complete -c rag -n '__fish_seen_subcommand_from status' -s d -l db -r -F -d 'the store'
 complete -c rag -n '__fish_seen_subcommand_from status' -l json -d 'print one JSON object'
+complete -c rag -n '__fish_seen_subcommand_from status' -l format -x -a 'text json' -d 'text or json'
 complete -c rag -n '__fish_seen_subcommand_from status' -s h -l help -d 'show help'
 # rag add
 complete -c rag -n '__fish_seen_subcommand_from add' -F

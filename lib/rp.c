@@ -485,6 +485,34 @@ rp_sweep(const char *path, const char *infix)
 	free(dir);
 }
 
+enum rp_format
+rp_parse_format(const char *arg, const char *name)
+{
+	if (strcmp(arg, "text") == 0)
+		return RP_FORMAT_TEXT;
+	if (strcmp(arg, "json") == 0)
+		return RP_FORMAT_JSON;
+	rp_die(RP_EXIT_USAGE, "%s: '%s' is not text or json", name, arg);
+}
+
+int
+rp_format_json(enum rp_format f)
+{
+	return f == RP_FORMAT_JSON || (f == RP_FORMAT_AUTO && !isatty(1));
+}
+
+int
+rp_colour(char *(*getenv_fn)(const char *))
+{
+	const char *v;
+
+	if (!isatty(1))
+		return 0;
+	if ((v = getenv_fn("NO_COLOR")) != NULL && *v != '\0')
+		return 0;
+	return (v = getenv_fn("TERM")) == NULL || strcmp(v, "dumb") != 0;
+}
+
 double
 rp_now(void)
 {

@@ -196,6 +196,23 @@ void		rp_progress_end(struct rp_progress *p);
  */
 void		rp_sweep(const char *path, const char *infix);
 
+/*
+ * --format: text for people, JSON for programs.  The default (AUTO) is
+ * text when stdout is a terminal and JSON lines when it is a pipe or a
+ * file, so that scripts get data and people get prose.
+ */
+enum rp_format { RP_FORMAT_AUTO, RP_FORMAT_TEXT, RP_FORMAT_JSON };
+/* "text" or "json" for option NAME; else a usage error (exit 2). */
+enum rp_format	rp_parse_format(const char *arg, const char *name);
+/* Whether F (resolved against stdout) means JSON. */
+int		rp_format_json(enum rp_format f);
+/*
+ * Whether to colour output: stdout is a terminal, NO_COLOR is unset or
+ * empty (no-color.org) and TERM is not "dumb".  GETENV is passed in, as
+ * lib/ reads no environment of its own.
+ */
+int		rp_colour(char *(*getenv_fn)(const char *));
+
 /* Monotonic time in seconds, for rates and timeouts. */
 double		rp_now(void);
 

@@ -343,7 +343,7 @@ rag: add: rag-ingest was killed by signal 15"
 @test "rag status --check: a sound store passes; damage is named and exits 65" {
 	make_tree tree 8
 	rag-ingest tree | rag-embed --dimensions 16 | rag-index -d "$DB"
-	run -0 --separate-stderr rag status --check -d "$DB"
+	run -0 --separate-stderr rag status --check --format text -d "$DB"
 	[[ $output == *"check           ok"* ]]
 	assert_equal "$stderr" ""
 	run -0 rag status --check --json -d "$DB"
@@ -376,9 +376,9 @@ chunks without a vector: 1 (first: chunk 1)"
 	    '["local:hash-v1-16",16,true,true]'
 	echo '{"op":"delete","doc":"tree/d1.md"}' | rag-index -d "$DB"
 	rm "$DB-vec"
-	run -0 rag status -d "$DB"
+	run -0 rag status --format text -d "$DB"
 	[[ $output == *"vector file stale (rebuilt by the next query)"* ]]
 	rag-query -d "$DB" zebra >/dev/null
-	run -0 rag status -d "$DB"
+	run -0 rag status --format text -d "$DB"
 	[[ $output == *"vector file fresh"* ]]
 }

@@ -39,15 +39,23 @@ load helpers
 	done
 }
 
-@test "rag status: text and --json" {
+@test "rag status: text on a terminal, JSON on a pipe; --format and --json choose" {
 	rag-ingest "$FIXTURES/docs" | rag-index -d "$DB"
+	run -0 rag status -d "$DB"
+	assert_equal "$(jq -r .documents <<<"$output")" 5
 	run -0 rag status -d "$DB" --json
 	assert_equal "$(jq -r '[.documents, .schema_version] | @tsv' <<<"$output")" "5	1"
 	for k in documents chunks bytes schema_version stored_bytes file_bytes last_indexed db; do
 		assert_equal "$(jq "has(\"$k\")" <<<"$output")" true
 	done
-	run -0 rag status -d "$DB"
+	run -0 rag status -d "$DB" --format text
 	assert_line "documents       5"
+	if command -v script >/dev/null; then
+		run -0 script -qec "rag status -d $DB" /dev/null
+		[[ $output == *"documents       5"* ]]
+	fi
+	run -2 --separate-stderr rag status -d "$DB" --format yaml
+	assert_equal "$stderr" "rag: --format: 'yaml' is not text or json"
 	run -74 --separate-stderr rag status -d "$T/none.db"
 	[[ $stderr == "rag: $T/none.db: cannot open store: No such file or directory" ]]
 }
