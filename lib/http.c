@@ -31,7 +31,9 @@ struct http {
 	size_t		 nidle;
 	long		 connect_timeout_ms;
 	long		 timeout_ms;
+	long		 stall_ms;
 	int		 retries;
+	int		 connect_retries;
 	double		 retry_cap;
 	size_t		 max_response;
 	size_t		 parallel;
@@ -97,7 +99,8 @@ http_new(const struct http_opts *o, struct rp_err *err)
 	if (o == NULL)
 		o = &def;
 	if (o->connect_timeout_ms < 0 || o->timeout_ms < 0 ||
-	    o->retries < -1 || o->parallel < 0 || !(o->retry_cap >= 0)) {
+	    o->stall_ms < 0 || o->retries < -1 || o->connect_retries < -1 ||
+	    o->parallel < 0 || !(o->retry_cap >= 0)) {
 		rp_err_set(err, RP_EXIT_USAGE, "http: negative option");
 		return NULL;
 	}
@@ -111,7 +114,10 @@ http_new(const struct http_opts *o, struct rp_err *err)
 	h->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
 	    DEF_CONNECT_MS;
 	h->timeout_ms = o->timeout_ms ? o->timeout_ms : DEF_TIMEOUT_MS;
+	h->stall_ms = o->stall_ms ? o->stall_ms : h->timeout_ms;
 	h->retries = o->retries < 0 ? DEF_RETRIES : o->retries;
+	h->connect_retries = o->connect_retries == 0 ? h->retries :
+	    o->connect_retries < 0 ? 0 : o->connect_retries;
 	h->retry_cap = o->retry_cap > 0 ? o->retry_cap : DEF_RETRY_CAP;
 	h->max_response = o->max_response ? o->max_response : DEF_MAX_RESP;
 	h->parallel = o->parallel ? (size_t)o->parallel : DEF_PARALLEL;
@@ -477,9 +483,9 @@ easy_setup(struct http *h, struct xfer *x, CURL *e)
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
-	/* A stall as long as the whole timeout is a timeout too. */
+	/* A stall (no byte for stall_ms) is a timeout too. */
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, RP_MAX(1L, (h->timeout_ms + 999) / 1000));
+	SET(CURLOPT_LOW_SPEED_TIME, RP_MAX(1L, (h->stall_ms + 999) / 1000));
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_USERAGENT, h->user_agent);
 	SET(CURLOPT_HTTPHEADER, x->headers);
@@ -551,6 +557,25 @@ retryable_code(CURLcode c)
 	case CURLE_HTTP2_STREAM:
 	case CURLE_HTTP3:
 		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether C, with X's error text, failed before a connection was made. */
+static int
+connect_failure(const struct xfer *x, CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return 1;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* libcurl's words for the phase (see transport_what). */
+		return strncmp(x->errbuf, "Resolving timed out", 19) == 0 ||
+		    strncmp(x->errbuf, "Connection timed out", 20) == 0 ||
+		    strncmp(x->errbuf, "Failed to connect", 17) == 0;
 	default:
 		return 0;
 	}
@@ -633,7 +658,7 @@ transport_what(const struct http *h, const struct xfer *x, CURLcode c,
 			    "%ld ms", h->connect_timeout_ms);
 		else if (strstr(x->errbuf, "too slow") != NULL)
 			snprintf(out, n, "no data for %ld s",
-			    RP_MAX(1L, (h->timeout_ms + 999) / 1000));
+			    RP_MAX(1L, (h->stall_ms + 999) / 1000));
 		else
 			snprintf(out, n, "timed out after %ld ms",
 			    h->timeout_ms);
@@ -719,8 +744,8 @@ xfer_done(struct http *h, struct xfer *x, CURLcode c)
 			    strlen(what), " (the stream had started; "
 			    "not retried)");
 			xfer_fail(x, RP_EXIT_UNAVAIL, what);
-		} else if (retryable_code(c) &&
-		    x->resp->attempts <= h->retries)
+		} else if (retryable_code(c) && x->resp->attempts <=
+		    (connect_failure(x, c) ? h->connect_retries : h->retries))
 			again = 1;
 		else
 			xfer_fail(x, RP_EXIT_UNAVAIL, what);

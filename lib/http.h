@@ -2,12 +2,16 @@
  * http: the one libcurl module; every request ragpipe makes goes here.
  *
  * A struct http is a client: a curl multi handle with its connection
- * cache (keep-alive reuse across requests), timeouts, TLS verification
- * always on, CURLOPT_NOSIGNAL, and a retry policy: 408, 409, 429, 5xx
- * and transport errors (refused, reset, timed out) are retried with
+ * cache (keep-alive reuse across requests), timeouts (connect, a whole
+ * attempt, and a stall: no data for a while), TLS verification always
+ * on, CURLOPT_NOSIGNAL, and a retry policy: 408, 409, 429, 5xx and
+ * transport errors (refused, reset, timed out) are retried with
  * exponential backoff and jitter, honouring Retry-After (seconds or an
  * HTTP date) and retry-after-ms up to a cap; a 429 whose body says
- * "insufficient_quota" is not retried.  Responses are capped in size.
+ * "insufficient_quota" is not retried.  A failure to connect at all
+ * (refused, host not resolved, connect timeout) may have a retry limit
+ * of its own, so that a server that is down is reported in seconds.
+ * Responses are capped in size.
  *
  * The wait before retry k (0 for the first) is the server's
  * retry-after-ms, else its Retry-After, when that is more than 0; a
@@ -46,7 +50,13 @@ struct http;
 struct http_opts {
 	long		 connect_timeout_ms;	/* 0: 10 s */
 	long		 timeout_ms;		/* a whole attempt; 0: 300 s */
+	long		 stall_ms;		/* no data for this long ends an
+						   attempt; 0: timeout_ms */
 	int		 retries;		/* after the first try; -1: 4 */
+	int		 connect_retries;	/* after a failure to connect
+						   (refused, unresolved, connect
+						   timeout); 0: as retries,
+						   -1: none */
 	double		 retry_cap;		/* longest wait (s); 0: 30 */
 	size_t		 max_response;		/* bytes; 0: 256 MiB */
 	int		 parallel;		/* requests in flight; 0: 4 */

@@ -682,6 +682,28 @@ test_failures(struct http *fast)
 	is_str(err.msg, want, "refused: the message");
 	http_resp_release(&resp);
 
+	/* A limit of its own for failures to connect. */
+	{
+		struct http_opts o = { 0 };
+
+		o.retries = 5;
+		o.connect_retries = 1;
+		o.retry_cap = 0.1;
+		h = http_new(&o, &err);
+		is_int(http_post(h, &req, &resp, &err), -1,
+		    "connect_retries: returns -1");
+		is_int(resp.attempts, 2, "connect_retries 1: two attempts, "
+		    "although retries is 5");
+		http_resp_release(&resp);
+		http_free(h);
+		o.connect_retries = -1;
+		h = http_new(&o, &err);
+		http_post(h, &req, &resp, &err);
+		is_int(resp.attempts, 1, "connect_retries -1: one attempt");
+		http_resp_release(&resp);
+		http_free(h);
+	}
+
 	snprintf(u, sizeof(u), "http://me:%s@127.0.0.1:%d/v1/embeddings?"
 	    "key=%s", KEY, dead, KEY);
 	http_post(fast, &req, &resp, &err);
@@ -713,6 +735,29 @@ test_failures(struct http *fast)
 	    NULL, "slow: says it timed out: '%s'", err.msg);
 	http_resp_release(&resp);
 	http_free(h);
+
+	/*
+	 * A stall: headers never come; the stall limit ends the attempt.
+	 * libcurl averages its speed over the last 5 s or so, and the
+	 * request body sent counts, so a stall is seen that much late.
+	 */
+	{
+		struct http_opts o = { 0 };
+
+		o.timeout_ms = 60000;
+		o.stall_ms = 1000;
+		h = http_new(&o, &err);
+		req_embed(&req, u, sizeof(u));
+		push("{\"hang\":true}");
+		t = rp_now();
+		is_int(http_post(h, &req, &resp, &err), -1, "stall: returns -1");
+		t = rp_now() - t;
+		ok(t >= 0.9 && t < 10, "stall: gave up after %.3f s (%d attempts)", t, resp.attempts);
+		ok(strstr(err.msg, ": no data for 1 s") != NULL,
+		    "stall: says so: '%s'", err.msg);
+		http_resp_release(&resp);
+		http_free(h);
+	}
 
 	/* Over the cap. */
 	h = client(5000, 2, 0.1, 100000, 4);
