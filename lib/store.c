@@ -13,6 +13,7 @@
 #include "rp.h"
 #include "buf.h"
 #include "analyze.h"
+#include "sha256.h"
 #include "vindex.h"
 #include "zst.h"
 #include "store.h"
@@ -45,6 +46,8 @@ enum stmt {
 	VEC_INSERT,
 	CHUNK_GLOB,
 	TERM_DF,
+	CACHE_GET,
+	CACHE_PUT,
 	NSTMT
 };
 
@@ -83,6 +86,10 @@ static const char *const sql[NSTMT] = {
 	[CHUNK_GLOB] = "SELECT d.path GLOB ?2 FROM chunks c "
 	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
+	[CACHE_GET] = "SELECT v FROM embed_cache "
+	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
+	[CACHE_PUT] = "INSERT OR REPLACE INTO embed_cache(model, dims, hash, v) "
+	    "VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* Schema version 1.  Each later version appends a step to migrate(). */
@@ -119,10 +126,26 @@ static const char schema_v1[] =
 	"INSERT INTO fts(fts, rank) VALUES ('rank', 'bm25("
 	    W_TITLE ", " W_SECTION ", " W_BODY ")');";
 
+/*
+ * Version 2: the embedding cache.  A vector as a model server sent it
+ * (float32, little-endian, not normalised again), keyed by the model,
+ * the dimensions asked for (0: the model's own) and the SHA-256 of the
+ * text as sent, prefix included.  Rows outlive the chunks they came
+ * with, so that a text moved to another document is not paid for twice.
+ */
+static const char schema_v2[] =
+	"CREATE TABLE embed_cache("
+	"  model TEXT NOT NULL,"
+	"  dims INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  v BLOB NOT NULL,"
+	"  PRIMARY KEY(model, dims, hash)) WITHOUT ROWID;";
+
 struct store {
 	sqlite3		*db;
 	char		*path;
 	unsigned	 flags;
+	int		 version;	/* the schema's, once open */
 	int		 in_tx;
 	struct zst	*zst;
 	unsigned	 dict;		/* zstd dictionary for new chunks; 0 */
@@ -406,6 +429,11 @@ migrate(struct store *s, struct rp_err *err)
 			goto fail;
 		version = 1;
 	}
+	if (version == 1) {
+		if (exec(s, schema_v2, err) != 0)
+			goto fail;
+		version = 2;
+	}
 	snprintf(q, sizeof(q), "PRAGMA user_version = %lld", (long long)version);
 	if (exec(s, q, err) != 0 || exec(s, "COMMIT", err) != 0)
 		goto fail;
@@ -577,12 +605,11 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 			    "(empty)", path);
 			goto fail;
 		}
-		if (version < STORE_SCHEMA_VERSION) {
-			rp_err_set(err, RP_EXIT_DATA, "%s: store schema version "
-			    "%lld is old; run rag-index on it to upgrade",
-			    path, (long long)version);
-			goto fail;
-		}
+		/*
+		 * Older versions are read as they are: what a reader needs
+		 * is in every version, and what is missing (the embedding
+		 * cache before 2) reads as empty.
+		 */
 		if (exec(s, "PRAGMA query_only = 1", err) != 0)
 			goto fail;
 	} else {
@@ -594,7 +621,9 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		    exec(s, "PRAGMA foreign_keys = ON", err) != 0 ||
 		    (version != STORE_SCHEMA_VERSION && migrate(s, err) != 0))
 			goto fail;
+		version = STORE_SCHEMA_VERSION;
 	}
+	s->version = (int)version;
 	if (load_dicts(s, err) != 0)
 		goto fail;
 	return s;
@@ -903,6 +932,137 @@ store_model(struct store *s, char **model, size_t *dim, struct rp_err *err)
 	return 1;
 }
 
+int
+store_embed_get(struct store *s, struct store_embed *e, struct rp_err *err)
+{
+	char *d = NULL;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if ((rc = store_model(s, &e->model, &e->dim, err)) <= 0)
+		return rc;
+	if (meta_get(s, "embed_doc_prefix", &e->doc_prefix, err) != 0 ||
+	    meta_get(s, "embed_query_prefix", &e->query_prefix, err) != 0 ||
+	    meta_get(s, "embed_dimensions", &d, err) != 0) {
+		store_embed_release(e);
+		return -1;
+	}
+	if (e->doc_prefix == NULL)
+		e->doc_prefix = xstrdup("");
+	if (e->query_prefix == NULL)
+		e->query_prefix = xstrdup("");
+	e->dimensions = d != NULL ? (size_t)strtoul(d, NULL, 10) : 0;
+	free(d);
+	return 1;
+}
+
+void
+store_embed_release(struct store_embed *e)
+{
+	free(e->model);
+	free(e->doc_prefix);
+	free(e->query_prefix);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+store_text_hash(const char *prefix, const char *text, size_t n,
+    unsigned char out[STORE_HASH_LEN])
+{
+	struct sha256 c;
+
+	sha256_init(&c);
+	if (prefix != NULL)
+		sha256_update(&c, prefix, strlen(prefix));
+	sha256_update(&c, text, n);
+	sha256_final(&c, out);
+}
+
+int
+store_cache_get(struct store *s, const char *model, size_t dims,
+    const unsigned char hash[STORE_HASH_LEN], float **v, size_t *dim,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	size_t bytes;
+	int rc;
+
+	*v = NULL;
+	*dim = 0;
+	if (s->version < 2)
+		return 0;
+	if ((st = stmt(s, CACHE_GET, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)dims);
+	sqlite3_bind_blob(st, 3, hash, STORE_HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bytes = (size_t)sqlite3_column_bytes(st, 0);
+		if (bytes > 0 && bytes % sizeof(float) == 0) {
+			*dim = bytes / sizeof(float);
+			*v = xmalloc(bytes);
+			memcpy(*v, sqlite3_column_blob(st, 0), bytes);
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(s, err, "embedding cache");
+	return *v != NULL;
+}
+
+int
+store_cache_put(struct store *s, const char *model, size_t dims,
+    const unsigned char hash[STORE_HASH_LEN], const float *v, size_t dim,
+    struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (dim == 0 || dim > INT_MAX / sizeof(float))
+		return rp_err_set(err, RP_EXIT_DATA, "a vector of %zu values "
+		    "cannot be cached", dim);
+	if ((st = stmt(s, CACHE_PUT, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)dims);
+	sqlite3_bind_blob(st, 3, hash, STORE_HASH_LEN, SQLITE_STATIC);
+	/* Host order; ragpipe stores are little-endian (x86, ARM). */
+	sqlite3_bind_blob(st, 4, v, (int)(dim * sizeof(float)),
+	    SQLITE_STATIC);
+	return step_done(s, st, err, "embedding cache");
+}
+
+/*
+ * Do D's prefixes match those the store's vectors were made with?  A
+ * prefix changes every vector (DESIGN.md section 3), so it is part of
+ * the model as much as its name.  Stores from before prefixes have none.
+ */
+static int
+check_prefixes(struct store *s, const struct store_doc *d,
+    struct rp_err *err)
+{
+	static const char *const what[] = { "doc_prefix", "query_prefix" };
+	const char *mine[2] = { d->doc_prefix, d->query_prefix };
+	char *have, a[128], b[128];
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if (meta_get(s, i == 0 ? "embed_doc_prefix" :
+		    "embed_query_prefix", &have, err) != 0)
+			return -1;
+		if (strcmp(mine[i] != NULL ? mine[i] : "", have != NULL ?
+		    have : "") != 0)
+			rc = rp_err_set(err, RP_EXIT_DATA, "'%s' is '%s', but "
+			    "the store's vectors were made with '%s'; use the "
+			    "same prefixes, or another store", what[i],
+			    rp_sanitize(a, sizeof(a), mine[i] != NULL ?
+			    mine[i] : ""), rp_sanitize(b, sizeof(b),
+			    have != NULL ? have : ""));
+		free(have);
+	}
+	return rc;
+}
+
 /*
  * May document D's chunks go into S?  A store holds one embedding model
  * (DESIGN.md section 3): the first one it is given, and only when it has
@@ -930,7 +1090,7 @@ check_model(struct store *s, const struct store_doc *d, struct rp_err *err)
 			    "use another store for another model", d->model,
 			    d->dim, model, have);
 		else
-			rc = 0;
+			rc = check_prefixes(s, d, err);
 		free(model);
 		return rc;
 	}
@@ -945,7 +1105,13 @@ check_model(struct store *s, const struct store_doc *d, struct rp_err *err)
 		    (long long)chunks);
 	snprintf(dim, sizeof(dim), "%zu", d->dim);
 	if (meta_set_text(s, "embed_model", d->model, err) != 0 ||
-	    meta_set_text(s, "embed_dim", dim, err) != 0)
+	    meta_set_text(s, "embed_dim", dim, err) != 0 ||
+	    meta_set_text(s, "embed_doc_prefix", d->doc_prefix != NULL ?
+	    d->doc_prefix : "", err) != 0 ||
+	    meta_set_text(s, "embed_query_prefix", d->query_prefix != NULL ?
+	    d->query_prefix : "", err) != 0 ||
+	    meta_set_int(s, "embed_dimensions", (int64_t)d->dimensions,
+	    err) != 0)
 		return -1;
 	return 0;
 }

@@ -28,7 +28,8 @@
 struct rp_err;
 struct store;
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
+#define STORE_HASH_LEN		32	/* bytes: SHA-256 */
 #define STORE_BUSY_TIMEOUT_MS	30000
 
 enum store_flags {
@@ -49,6 +50,9 @@ struct store_doc {
 	int64_t		 size;		/* source bytes; -1: unknown */
 	const char	*model;		/* its chunks' embedding model; NULL */
 	size_t		 dim;		/* floats in each chunk's vec */
+	size_t		 dimensions;	/* asked of the model; 0: its own */
+	const char	*doc_prefix;	/* put before each text; NULL: none */
+	const char	*query_prefix;	/* for questions; NULL: none */
 };
 
 /* A chunk as rag-index writes it; the text is compressed by the store. */
@@ -113,7 +117,8 @@ struct store_stats {
 
 /*
  * Open the store at PATH, creating it with STORE_CREATE, and migrate it
- * forward unless STORE_READONLY.  NULL with ERR filled on failure:
+ * forward unless STORE_READONLY (a reader takes an older version as it
+ * is).  NULL with ERR filled on failure:
  * RP_EXIT_IO when the file cannot be opened or created, RP_EXIT_DATA
  * when it is not a ragpipe store or is from a newer version.
  */
@@ -151,8 +156,10 @@ void		 store_rollback(struct store *s);
 /*
  * Replace document DOC with its N chunks (N may be 0), in the open
  * transaction.  Chunks carry vectors when DOC names a model: the first
- * model a store gets is the only one it takes, and a store with vectors
- * takes no chunks without them (RP_EXIT_DATA, with a message saying so).
+ * model a store gets (with its prefixes and dimensions asked for) is the
+ * only one it takes, and a store with vectors takes no chunks without
+ * them, nor chunks made with other prefixes (RP_EXIT_DATA, with a
+ * message saying so).
  * Returns 0, or -1 with ERR filled: RP_EXIT_DATA when the record itself
  * is unusable (the transaction is still good), anything else when the
  * store failed (roll back).
@@ -206,6 +213,47 @@ long		 store_bm25(struct store *s, char *const *terms, size_t nterms,
  */
 int		 store_model(struct store *s, char **model, size_t *dim,
 		    struct rp_err *err);
+/*
+ * How the store's vectors were made, so that questions are embedded the
+ * same way: the model and the dimension of its vectors, the dimensions
+ * asked for (0: the model's own), and the prefixes ("" when none).
+ */
+struct store_embed {
+	char		*model;
+	size_t		 dim;
+	size_t		 dimensions;
+	char		*doc_prefix;
+	char		*query_prefix;
+};
+/*
+ * Fill E (release with store_embed_release): 1, or 0 when the store has
+ * no vectors (E is empty), or -1 with ERR filled.
+ */
+int		 store_embed_get(struct store *s, struct store_embed *e,
+		    struct rp_err *err);
+void		 store_embed_release(struct store_embed *e);
+
+/*
+ * The embedding cache (schema version 2; in older stores it is empty
+ * and store_cache_put fails).  Entries are keyed by MODEL ("openai:
+ * text-embedding-3-small"), DIMS (the dimensions asked for; 0: the
+ * model's own) and HASH, the store_text_hash of the text as sent.
+ *
+ * store_text_hash: SHA-256 of PREFIX (NULL: none) followed by TEXT[0..N).
+ * store_cache_get: 1 with a new array of *DIM floats in *V, 0 when not
+ * cached, -1 with ERR filled.  store_cache_put: add or replace an entry
+ * (V is the vector as the server sent it), in the open transaction;
+ * 0 or -1.
+ */
+void		 store_text_hash(const char *prefix, const char *text, size_t n,
+		    unsigned char out[STORE_HASH_LEN]);
+int		 store_cache_get(struct store *s, const char *model,
+		    size_t dims, const unsigned char hash[STORE_HASH_LEN],
+		    float **v, size_t *dim, struct rp_err *err);
+int		 store_cache_put(struct store *s, const char *model,
+		    size_t dims, const unsigned char hash[STORE_HASH_LEN],
+		    const float *v, size_t dim, struct rp_err *err);
+
 /*
  * The store's vectors, for a query: from the vector file "<db>-vec" when
  * it is fresh, else rebuilt (when the directory is writable) or read into

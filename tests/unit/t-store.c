@@ -159,6 +159,92 @@ delete_cost(const char *dir)
 	free(large_path);
 }
 
+static void
+sql(const char *path, const char *q)
+{
+	char *cmd = xasprintf("sqlite3 '%s' '%s'", path, q);
+	FILE *pp = popen(cmd, "r");
+
+	pclose(pp);
+	free(cmd);
+}
+
+/* Vectors with prefixes, the embedding cache, and schema version 1. */
+static void
+test_cache(const char *dir)
+{
+	float v[4] = { 0.5f, -0.5f, 0.5f, 0.5f }, raw[3] = { 1.25f, -3e-8f,
+	    7.0f }, *got;
+	struct store_chunk c = { .seq = 0, .line = 1, .text = "boiler",
+	    .len = 6, .vec = v };
+	struct store_doc d = { .path = "a.md", .mtime = -1, .size = -1,
+	    .model = "openai:m", .dim = 4, .doc_prefix = "d: ",
+	    .query_prefix = "q: ", .dimensions = 4 };
+	unsigned char h[STORE_HASH_LEN], h2[STORE_HASH_LEN];
+	struct store_embed e;
+	struct store_stats st;
+	struct rp_err err;
+	struct store *s;
+	char *path = xasprintf("%s/cache.db", dir);
+	size_t dim;
+
+	s = store_open(path, STORE_CREATE, &err);
+	ok(store_begin(s, &err) == 0 && store_put_doc(s, &d, &c, 1, &err) == 0,
+	    "a document with prefixes");
+	d.path = "b.md";
+	d.query_prefix = "query: ";
+	is_int(store_put_doc(s, &d, &c, 1, &err), -1, "other prefixes: -1");
+	is_int(err.code, RP_EXIT_DATA, "... RP_EXIT_DATA");
+	is_str(err.msg, "'query_prefix' is 'query: ', but the store's vectors "
+	    "were made with 'q: '; use the same prefixes, or another store",
+	    "... and says why");
+	d.query_prefix = "q: ";
+	ok(store_put_doc(s, &d, &c, 1, &err) == 0, "the same prefixes: fine");
+	is_int(store_embed_get(s, &e, &err), 1, "embed_get: 1");
+	ok(strcmp(e.model, "openai:m") == 0 && e.dim == 4 &&
+	    e.dimensions == 4 && strcmp(e.doc_prefix, "d: ") == 0 &&
+	    strcmp(e.query_prefix, "q: ") == 0, "embed_get: all of it");
+	store_embed_release(&e);
+
+	store_text_hash("d: ", "boiler", 6, h);
+	store_text_hash(NULL, "d: boiler", 9, h2);
+	ok(memcmp(h, h2, sizeof(h)) == 0, "text hash: the prefix is text");
+	is_int(store_cache_get(s, "openai:m", 0, h, &got, &dim, &err), 0,
+	    "cache: a miss");
+	ok(store_cache_put(s, "openai:m", 0, h, raw, 3, &err) == 0,
+	    "cache: put");
+	ok(store_commit(s, &err) == 0, "commit");
+	is_int(store_cache_get(s, "openai:m", 0, h, &got, &dim, &err), 1,
+	    "cache: a hit");
+	ok(dim == 3 && memcmp(got, raw, sizeof(raw)) == 0,
+	    "cache: the very floats");
+	free(got);
+	is_int(store_cache_get(s, "openai:m", 256, h, &got, &dim, &err), 0,
+	    "cache: other dimensions miss");
+	is_int(store_cache_get(s, "ollama:m", 0, h, &got, &dim, &err), 0,
+	    "cache: another model misses");
+	store_close(s);
+
+	/* A store of version 1: readers take it as it is. */
+	sql(path, "DROP TABLE embed_cache; PRAGMA user_version=1");
+	s = store_open(path, STORE_READONLY, &err);
+	ok(s != NULL, "version 1: opens read-only");
+	ok(s != NULL && store_stats(s, &st, &err) == 0 &&
+	    st.schema_version == 1 && st.documents == 2,
+	    "version 1: read as it is");
+	is_int(store_cache_get(s, "openai:m", 0, h, &got, &dim, &err), 0,
+	    "version 1: the cache is empty");
+	store_close(s);
+	s = store_open(path, 0, &err);
+	ok(s != NULL && store_stats(s, &st, &err) == 0 &&
+	    st.schema_version == 2, "a writer migrates it to version 2");
+	ok(store_begin(s, &err) == 0 && store_cache_put(s, "openai:m", 0, h,
+	    raw, 3, &err) == 0 && store_commit(s, &err) == 0,
+	    "... and the cache takes entries");
+	store_close(s);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -279,6 +365,7 @@ main(void)
 	ok(s == NULL && err.code == RP_EXIT_DATA && strstr(err.msg,
 	    "newer") != NULL, "a newer schema version is refused");
 	free(p);
+	test_cache(dir);
 	p = store_default_path(getenv);
 	ok(p != NULL, "a default path exists with HOME set");
 	free(p);
