@@ -69,6 +69,8 @@ struct op {
 	struct group	 g;		/* its records, vectors taken out */
 	struct store_doc d;
 	struct store_chunk *c;		/* g.n of them, by seq */
+	float		**raw;		/* vectors as sent, for the cache */
+	unsigned char	(*hash)[STORE_HASH_LEN];	/* their keys */
 	size_t		 bytes;
 	int		 delete;
 };
@@ -92,9 +94,9 @@ struct index {
 
 /* Fields with a meaning to rag-index; others are kept in "extra". */
 static const char *const known[] = {
-	"chunk", "doc", "doc_sha256", "embedding", "embedding_b64", "end",
-	"line", "model", "mtime", "nchunks", "section", "size", "start",
-	"text", "title",
+	"chunk", "dimensions", "doc", "doc_prefix", "doc_sha256", "embedding",
+	"embedding_b64", "end", "line", "model", "mtime", "nchunks",
+	"query_prefix", "section", "size", "start", "text", "title",
 };
 
 static _Noreturn void
@@ -305,9 +307,8 @@ cmp_seq(const void *a, const void *b)
 
 /*
  * The vector of chunk record R into *OUT (a new array; NULL when R has
- * no embedding), with its model and dimension.  0, or -1 with ERR
- * filled for a bad embedding.  Vectors are L2-normalised here (DESIGN.md
- * section 3).
+ * no embedding), as the record has it, with its model and dimension.
+ * 0, or -1 with ERR filled for a bad embedding.
  */
 static int
 vector(const cJSON *r, float **out, const char **model, size_t *dim,
@@ -353,39 +354,78 @@ vector(const cJSON *r, float **out, const char **model, size_t *dim,
 			return rp_err_set(err, RP_EXIT_DATA, "'embedding_b64' "
 			    "value %zu is not a finite number", i + 1);
 		}
-	vec_normalize(v, n);
 	*dim = n;
 	*out = v;
 	return 0;
 }
 
+/* The string KEY of R, "" when absent. */
+static const char *
+str_or_empty(const cJSON *r, const char *key)
+{
+	const char *v = jsonl_str(r, key);
+
+	return v != NULL ? v : "";
+}
+
 /*
- * The vectors of group G's chunks into C[i].vec, all of one model and
- * dimension (set in D).  0, or -1 with ERR filled.
+ * The vectors of group G's chunks into C[i].vec, L2-normalised
+ * (DESIGN.md section 3), all of one model, dimension, dimensions asked
+ * for and prefixes (set in D); RAW[i] gets the vector as the record has
+ * it, for the embedding cache, when the model is a remote one.  0, or
+ * -1 with ERR filled.
  */
 static int
-group_vectors(struct group *g, struct store_chunk *c, struct store_doc *d,
-    struct rp_err *err)
+group_vectors(struct group *g, struct store_chunk *c, float **raw,
+    struct store_doc *d, struct rp_err *err)
 {
-	const char *model;
-	size_t dim = 0;
-
+	const char *model, *dp, *qp;
+	size_t dim = 0, dimensions, local;
 	float *v;
 
 	for (size_t i = 0; i < g->n; i++) {
 		if (vector(g->recs[i], &v, &model, &dim, err) != 0)
 			return rp_err_prefix(err, "chunk %zu", i);
+		dimensions = (size_t)num_or(g->recs[i], "dimensions", 0);
+		dp = str_or_empty(g->recs[i], "doc_prefix");
+		qp = str_or_empty(g->recs[i], "query_prefix");
+		if (v != NULL && !embed_local_model(model, &local)) {
+			raw[i] = xreallocarray(NULL, dim, sizeof(float));
+			memcpy(raw[i], v, dim * sizeof(float));
+		}
+		if (v != NULL)
+			vec_normalize(v, dim);
 		c[i].vec = v;
 		if (i == 0) {
 			d->model = model;
 			d->dim = dim;
+			d->dimensions = dimensions;
+			d->doc_prefix = dp;
+			d->query_prefix = qp;
 		} else if ((model == NULL) != (d->model == NULL) ||
 		    (model != NULL && (strcmp(model, d->model) != 0 ||
-		    dim != d->dim)))
+		    dim != d->dim || dimensions != d->dimensions ||
+		    strcmp(dp, d->doc_prefix) != 0 ||
+		    strcmp(qp, d->query_prefix) != 0)))
 			return rp_err_set(err, RP_EXIT_DATA, "chunk %zu: its "
-			    "embedding differs in model or size from chunk 0's",
-			    i);
+			    "embedding differs in model, size or prefixes from "
+			    "chunk 0's", i);
 	}
+	return 0;
+}
+
+/*
+ * Keep the server's vectors of OP's chunks in the cache, keyed by the
+ * hashes of their texts, in the open transaction.
+ */
+static int
+cache_vectors(struct index *ix, const struct op *op, struct rp_err *err)
+{
+	for (size_t i = 0; op->raw != NULL && i < op->g.n; i++)
+		if (op->raw[i] != NULL && store_cache_put(ix->store,
+		    op->d.model, op->d.dimensions, op->hash[i], op->raw[i],
+		    op->d.dim, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -405,6 +445,10 @@ op_free(struct op *op)
 		cJSON_free((char *)op->c[i].extra);
 		free((float *)op->c[i].vec);
 	}
+	for (size_t i = 0; op->raw != NULL && i < op->g.n; i++)
+		free(op->raw[i]);
+	free(op->raw);
+	free(op->hash);
 	free(op->c);
 	group_free(&op->g);
 }
@@ -450,15 +494,23 @@ prepare(struct index *ix, struct group *g, struct op *op)
 		c[i].extra = extras(r);
 		op->bytes += c[i].len;
 	}
-	if (group_vectors(g, c, &op->d, &err) != 0) {
+	op->raw = xcalloc(g->n + 1, sizeof(*op->raw));
+	if (group_vectors(g, c, op->raw, &op->d, &err) != 0) {
 		rp_err_prefix(&err, "%s: document '%s'", g->where, g->doc);
 		goto bad;
 	}
+	/* The cache's keys, before sorting moves the chunks. */
+	op->hash = xcalloc(g->n + 1, sizeof(*op->hash));
 	for (size_t i = 0; i < g->n; i++) {
 		cJSON_DeleteItemFromObjectCaseSensitive(g->recs[i],
 		    "embedding");
 		cJSON_DeleteItemFromObjectCaseSensitive(g->recs[i],
 		    "embedding_b64");
+		op->bytes += op->d.dim * sizeof(float);
+		if (op->raw[i] == NULL)
+			continue;
+		store_text_hash(op->d.doc_prefix, c[i].text, c[i].len,
+		    op->hash[i]);
 		op->bytes += op->d.dim * sizeof(float);
 	}
 	rp_sort(c, g->n, sizeof(*c), cmp_seq);
@@ -491,6 +543,8 @@ apply(struct index *ix, struct op *op, long *docs, long *chunks,
 		bad(ix, &err);
 		return;
 	}
+	if (cache_vectors(ix, op, &err) != 0)
+		fatal(ix, &err);
 	*docs += 1;
 	*chunks += (long)op->g.n;
 }

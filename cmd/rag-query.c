@@ -6,8 +6,12 @@
 
 #include "rp.h"
 #include "analyze.h"
+#include "buf.h"
+#include "cfg.h"
 #include "embed.h"
+#include "http.h"
 #include "jsonl.h"
+#include "provider.h"
 #include "store.h"
 #include "vec.h"
 
@@ -62,8 +66,12 @@ struct query {
 	int		 explain;
 	int		 status;
 	struct store_vectors vecs;
-	char		*model;		/* the store's embedding model */
+	struct store_embed emb;		/* how the store's vectors were made */
 	size_t		 dim;
+	int		 remote;	/* questions go to a model server */
+	struct provider_embed pe;
+	struct http	*http;
+	struct buf	 q;		/* the question with its prefix */
 	float		*qv;		/* the question's vector */
 	int64_t		 nchunks;	/* for term weights */
 };
@@ -114,11 +122,15 @@ help(void)
 	    "from standard input,\n"
 	    "one a line: plain text, or {\"query\":\"...\",\"id\":\"q7\"} "
 	    "(the id comes back as \"qid\").\n"
+	    "Questions are embedded by the store's model: for a model "
+	    "server's, at OPENAI_BASE_URL\n"
+	    "or OLLAMA_HOST (see rag-embed(1)).\n"
 	    "Exit status: 0 ok (also with no hits), 1 failure, 2 usage (or a "
 	    "vector mode on a store\n"
 	    "without vectors), 65 some input lines were bad, 69 the store's "
 	    "model cannot embed\n"
-	    "questions, 74 the store could not be read.\n", TOP_DEFAULT);
+	    "questions or its server failed, 74 the store could not be "
+	    "read.\n", TOP_DEFAULT);
 	exit(RP_EXIT_OK);
 }
 
@@ -373,6 +385,46 @@ rank(const struct query *qy, struct cand *c, size_t n)
 	rp_sort(c, n, sizeof(*c), cmp_cand);
 }
 
+/*
+ * The question's vector into qy->qv, made as the store's vectors were:
+ * with its query prefix, by its model.  0, or -1 when the model server
+ * refused the question (reported); a server that fails ends the run.
+ */
+static int
+embed_question(struct query *qy, const char *q)
+{
+	struct rp_err err;
+	size_t dim;
+	float *v;
+
+	buf_reset(&qy->q);
+	buf_adds(&qy->q, qy->emb.query_prefix);
+	buf_adds(&qy->q, q);
+	if (!qy->remote) {
+		embed_local_query(qy->q.data, qy->q.len, qy->qv, qy->dim, idf,
+		    qy);
+		return 0;
+	}
+	if (provider_embed_one(qy->http, &qy->pe, qy->q.data, qy->q.len, &v,
+	    &dim, &err) != 0) {
+		if (err.code != RP_EXIT_DATA)
+			fail(&err);
+		rp_report(&err, &qy->status);
+		return -1;
+	}
+	if (dim != qy->dim) {
+		free(v);
+		rp_err_set(&err, RP_EXIT_UNAVAIL, "%s: the server's %s gives "
+		    "%zu dimensions, but the store's vectors have %zu",
+		    qy->pe.url, qy->emb.model, dim, qy->dim);
+		fail(&err);
+	}
+	vec_normalize(v, dim);
+	memcpy(qy->qv, v, dim * sizeof(float));
+	free(v);
+	return 0;
+}
+
 /* Answer one question; fatal store errors exit. */
 static void
 ask(struct query *qy, const char *q, const char *qid)
@@ -387,11 +439,17 @@ ask(struct query *qy, const char *q, const char *qid)
 	if (qy->mode != MODE_VECTOR)
 		bm25_leg(qy, q, depth, &c, &n);
 	if (qy->mode != MODE_BM25) {
-		embed_local_query(q, strlen(q), qy->qv, qy->dim, idf, qy);
+		if (embed_question(qy, q) != 0) {
+			free(c);
+			return;
+		}
 		vector_leg(qy, RP_MAX(depth, (size_t)FB_DOCS), &c, &n);
-		rank(qy, c, n);
-		feedback(qy, c, n);
-		vector_leg(qy, depth, &c, &n);
+		/* Feedback was measured with the lexical model only. */
+		if (!qy->remote) {
+			rank(qy, c, n);
+			feedback(qy, c, n);
+			vector_leg(qy, depth, &c, &n);
+		}
 		/* Candidates only the first pass found fall out of it. */
 		for (size_t i = 0; i < n; )
 			if (c[i].leg_rank[LEG_BM25] == 0 &&
@@ -462,17 +520,47 @@ ask_stdin(struct query *qy)
 }
 
 /*
+ * Questions are embedded by the model server of the store's model
+ * ("openai:...", "ollama:..."), found where the configuration says.
+ */
+static void
+remote_setup(struct query *qy, const struct cfg *c)
+{
+	struct rp_err err;
+	enum provider p;
+	const char *name;
+	char *url;
+
+	if (!provider_split(qy->emb.model, &p, &name) ||
+	    (p != PROVIDER_OPENAI && p != PROVIDER_OLLAMA))
+		rp_die(RP_EXIT_UNAVAIL, "%s: cannot embed questions with the "
+		    "store's model '%s'", store_path(qy->store),
+		    qy->emb.model);
+	if ((url = provider_url(p, c, p == PROVIDER_OPENAI ? "/embeddings" :
+	    "/api/embed", &err)) == NULL ||
+	    (qy->http = provider_http(c, 1, &err)) == NULL)
+		fail(&err);
+	qy->remote = 1;
+	qy->pe.p = p;
+	qy->pe.model = name;
+	qy->pe.url = url;
+	qy->pe.api_key = provider_key(p, c);
+	qy->pe.dimensions = qy->emb.dimensions;
+}
+
+/*
  * Settle the mode from the store: hybrid when it has vectors, else
  * BM25; map the vectors when a mode needs them.
  */
 static void
-open_vectors(struct query *qy)
+open_vectors(struct query *qy, const struct cfg *c)
 {
 	struct rp_err err;
 	int rc;
 
-	if ((rc = store_model(qy->store, &qy->model, &qy->dim, &err)) < 0)
+	if ((rc = store_embed_get(qy->store, &qy->emb, &err)) < 0)
 		fail(&err);
+	qy->dim = qy->emb.dim;
 	if (qy->mode == MODE_AUTO)
 		qy->mode = rc == 1 ? MODE_HYBRID : MODE_BM25;
 	if (qy->mode == MODE_BM25)
@@ -481,9 +569,8 @@ open_vectors(struct query *qy)
 		rp_die(RP_EXIT_USAGE, "--mode %s: %s has no vectors (index "
 		    "through rag-embed, or use --mode bm25)",
 		    mode_names[qy->mode], store_path(qy->store));
-	if (!embed_local_model(qy->model, &qy->dim))
-		rp_die(RP_EXIT_UNAVAIL, "%s: cannot embed questions with the "
-		    "store's model '%s'", store_path(qy->store), qy->model);
+	if (!embed_local_model(qy->emb.model, &qy->dim))
+		remote_setup(qy, c);
 	if (store_vectors(qy->store, &qy->vecs, &err) != 0 ||
 	    store_term_df(qy->store, "", 0, NULL, &qy->nchunks, &err) != 0)
 		fail(&err);
@@ -494,9 +581,9 @@ int
 main(int argc, char *argv[])
 {
 	struct query qy = { .k = TOP_DEFAULT };
+	struct cfg *c = cfg_new();
 	struct rp_err err;
-	const char *db = NULL;
-	char *dbpath = NULL;
+	const char *db = NULL, *w;
 	int ch;
 
 	rp_init(argv[0]);
@@ -531,7 +618,11 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (db == NULL && (db = dbpath = store_default_path(getenv)) == NULL)
+	if (cfg_load(c, getenv, &err) != 0)
+		fail(&err);
+	for (size_t i = 0; (w = cfg_warning(c, i)) != NULL; i++)
+		rp_warn("%s", w);
+	if (db == NULL && (db = cfg_get(c, CFG_DB)) == NULL)
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
 	if ((qy.store = store_open(db, STORE_READONLY, &err)) == NULL) {
 		rp_report(&err, NULL);
@@ -543,14 +634,17 @@ main(int argc, char *argv[])
 	 */
 	if (store_read(qy.store, &err) != 0)
 		fail(&err);
-	open_vectors(&qy);
+	open_vectors(&qy, c);
 	if (argc == 0)
 		ask_stdin(&qy);
 	for (int i = 0; i < argc && !rp_stdout_failed(); i++)
 		ask(&qy, argv[i], NULL);
 	store_close(qy.store);
-	free(qy.model);
+	store_embed_release(&qy.emb);
+	http_free(qy.http);
+	free((char *)qy.pe.url);
+	buf_release(&qy.q);
 	free(qy.qv);
-	free(dbpath);
+	cfg_free(c);
 	return rp_finish(qy.status);
 }

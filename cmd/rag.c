@@ -6,12 +6,14 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rp.h"
 #include "buf.h"
+#include "cfg.h"
 #include "jsonl.h"
 #include "store.h"
 
@@ -28,12 +30,15 @@ struct command {
 
 static int	cmd_add(int, char **, const char *);
 static int	cmd_ask(int, char **, const char *);
+static int	cmd_config(int, char **, const char *);
 static int	cmd_status(int, char **, const char *);
 
 static const struct command commands[] = {
 	{ "add",	cmd_add,	"ingest, embed and index documents" },
 	{ "answer",	NULL,		"answer questions from hit records" },
 	{ "ask",	cmd_ask,	"answer a question from the store" },
+	{ "config",	cmd_config,	"show the settings in effect and "
+					"where they come from" },
 	{ "embed",	NULL,		"add embeddings to chunk records" },
 	{ "eval",	NULL,		"measure retrieval against judgments" },
 	{ "index",	NULL,		"write records into the store" },
@@ -144,6 +149,38 @@ print_status(const char *db, const struct store_stats *st, int json,
 	else if (problems != NULL)
 		rp_printf(stdout, "check           %d problems (see above)\n",
 		    cJSON_GetArraySize(problems));
+}
+
+/*
+ * The settings of the environment and the config file, with warnings
+ * printed; exits on a bad config file.
+ */
+static struct cfg *
+load_cfg(void)
+{
+	struct cfg *c = cfg_new();
+	struct rp_err err;
+	const char *w;
+
+	if (cfg_load(c, getenv, &err) != 0) {
+		rp_report(&err, NULL);
+		exit(err.code);
+	}
+	for (size_t i = 0; (w = cfg_warning(c, i)) != NULL; i++)
+		rp_warn("%s", w);
+	return c;
+}
+
+/* The default store: RAG_DB, the config file's db, or the XDG path. */
+static char *
+default_db(void)
+{
+	struct cfg *c = load_cfg();
+	char *db = cfg_get(c, CFG_DB) != NULL ? xstrdup(cfg_get(c, CFG_DB)) :
+	    NULL;
+
+	cfg_free(c);
+	return db;
 }
 
 /* A growable argument vector for one stage. */
@@ -354,26 +391,31 @@ static const char add_usage[] =
     "[--progress] [--prune]\n"
     "               [--strict] [-d db] [--batch n] [--chunk-size n] "
     "[--convert ext=command]\n"
-    "               [--dimensions n] [--files-from file] [--format fmt] "
-    "[--jobs n]\n"
-    "               [--max-size bytes] [--model name] [--name name] "
-    "[--overlap n]\n"
-    "               [--provider name] [--wait seconds] [path ...]\n";
+    "               [--dimensions n] [--doc-prefix text] [--files-from "
+    "file] [--format fmt]\n"
+    "               [--jobs n] [--max-size bytes] [--model name] "
+    "[--name name]\n"
+    "               [--overlap n] [--provider name] [--query-prefix "
+    "text]\n"
+    "               [--wait seconds] [path ...]\n";
 
 static const char add_help[] =
     "Ingest, embed and index documents into a store in one go:\n"
     "rag-ingest | rag-embed | rag-index, each option going to its stage.\n"
     "\n"
     "  -d, --db PATH         the store (rag-ingest, which skips what it "
-    "has, and\n"
-    "                        rag-index; default $RAG_DB, else "
-    "$XDG_DATA_HOME/ragpipe/store.db)\n"
+    "has, rag-embed,\n"
+    "                        which takes its cached vectors, and "
+    "rag-index; default\n"
+    "                        $RAG_DB, else the config file's db, else\n"
+    "                        $XDG_DATA_HOME/ragpipe/store.db)\n"
     "  -0, --null            NUL-separated paths (rag-ingest)\n"
     "      --chunk-size N, --convert EXT=COMMAND, --files-from F, --force,\n"
     "      --format FMT, --json, --max-size N, --name NAME, --overlap N,\n"
     "      --prune                                  as in rag-ingest\n"
-    "      --batch N, --dimensions N, --jobs N, --model NAME,\n"
-    "      --provider P                             as in rag-embed\n"
+    "      --batch N, --dimensions N, --doc-prefix TEXT, --jobs N,\n"
+    "      --model NAME, --provider P, --query-prefix TEXT\n"
+    "                                               as in rag-embed\n"
     "      --strict          stop at the first bad record (rag-embed, "
     "rag-index)\n"
     "      --wait N          seconds to wait for another writer "
@@ -395,8 +437,9 @@ cmd_add(int argc, char **argv, const char *argv0)
 		{ "batch", 1, 0, EMBED },
 		{ "chunk-size", 1, 0, INGEST },
 		{ "convert", 1, 0, INGEST },
-		{ "db", 1, 'd', INGEST | INDEX },
+		{ "db", 1, 'd', INGEST | EMBED | INDEX },
 		{ "dimensions", 1, 0, EMBED },
+		{ "doc-prefix", 1, 0, EMBED },
 		{ "files-from", 1, 0, INGEST },
 		{ "force", 0, 0, INGEST },
 		{ "format", 1, 0, INGEST },
@@ -411,6 +454,7 @@ cmd_add(int argc, char **argv, const char *argv0)
 		{ "progress", 0, 0, INDEX },
 		{ "provider", 1, 0, EMBED },
 		{ "prune", 0, 0, INGEST },
+		{ "query-prefix", 1, 0, EMBED },
 		{ "quiet", 0, 'q', INGEST | EMBED | INDEX },
 		{ "strict", 0, 0, EMBED | INDEX },
 		{ "verbose", 0, 'v', INGEST | EMBED | INDEX },
@@ -430,12 +474,15 @@ cmd_add(int argc, char **argv, const char *argv0)
 	for (size_t j = 1; j < st[2].n; j++)
 		has_db |= strcmp(st[2].v[j], "--db") == 0;
 	/*
-	 * rag-ingest skips what the store has only when told the store:
-	 * the one rag-index would choose.
+	 * rag-ingest skips what the store has, and rag-embed takes its
+	 * cached vectors, only when told the store: the one rag-index would
+	 * choose.
 	 */
-	if (!has_db && (db = store_default_path(getenv)) != NULL) {
-		args_add(&st[0], "--db");
-		args_add(&st[0], db);
+	if (!has_db && (db = default_db()) != NULL) {
+		for (int j = 0; j < 2; j++) {
+			args_add(&st[j], "--db");
+			args_add(&st[j], db);
+		}
 		free(db);
 	}
 	for (; i < argc; i++)
@@ -524,6 +571,88 @@ problem(void *arg, const char *what)
 	cJSON_AddItemToArray(p->list, cJSON_CreateString(what));
 }
 
+static void
+print_config(const struct cfg *c, int json)
+{
+	const char *v, *path = cfg_path(c);
+	char masked[64];
+	struct stat sb;
+	cJSON *o, *k;
+
+	o = cJSON_CreateObject();
+	if (path != NULL)
+		cJSON_AddStringToObject(o, "file", path);
+	else
+		cJSON_AddNullToObject(o, "file");
+	if (!json)
+		rp_printf(stdout, "%-16s %s%s\n", "file", path != NULL ? path :
+		    "(none: neither XDG_CONFIG_HOME nor HOME is set)",
+		    path != NULL && stat(path, &sb) != 0 ? " (absent)" : "");
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		v = cfg_get(c, (enum cfg_key)i);
+		if (v != NULL && cfg_secret((enum cfg_key)i))
+			v = cfg_mask(v, masked, sizeof(masked));
+		if (json) {
+			k = cJSON_AddObjectToObject(o, cfg_name((enum cfg_key)i));
+			if (v != NULL)
+				cJSON_AddStringToObject(k, "value", v);
+			else
+				cJSON_AddNullToObject(k, "value");
+			cJSON_AddStringToObject(k, "from",
+			    cfg_where(c, (enum cfg_key)i));
+			continue;
+		}
+		rp_printf(stdout, "%-16s %-40s %s\n", cfg_name((enum cfg_key)i),
+		    v != NULL ? v : "-", cfg_where(c, (enum cfg_key)i));
+	}
+	if (json)
+		jsonl_write(stdout, o);
+	cJSON_Delete(o);
+}
+
+static int
+cmd_config(int argc, char **argv, const char *argv0)
+{
+	static const struct option opts[] = {
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct cfg *c;
+	int ch, json = 0;
+
+	(void)argv0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			printf("usage: rag config [-h] [--json]\n"
+			    "Show the settings in effect, and where each comes "
+			    "from: a variable,\n"
+			    "the config file (path:line), or the default.  "
+			    "Keys are masked.\n"
+			    "\n"
+			    "      --json      print one JSON object\n"
+			    "  -h, --help      show this help\n");
+			return RP_EXIT_OK;
+		case OPT_JSON:
+			json = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: rag config [-h] [--json]\n");
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: rag config [-h] [--json]\n");
+		return RP_EXIT_USAGE;
+	}
+	c = load_cfg();
+	print_config(c, json);
+	cfg_free(c);
+	return RP_EXIT_OK;
+}
+
 static int
 cmd_status(int argc, char **argv, const char *argv0)
 {
@@ -560,7 +689,9 @@ cmd_status(int argc, char **argv, const char *argv0)
 			    "                  each problem on stderr, exit 65 "
 			    "if any\n"
 			    "  -d, --db PATH   the store (default $RAG_DB, "
-			    "else $XDG_DATA_HOME/ragpipe/store.db)\n"
+			    "else the config file's db, else\n"
+			    "                  "
+			    "$XDG_DATA_HOME/ragpipe/store.db)\n"
 			    "      --format F  text, or json (one object); the "
 			    "default is text on a\n"
 			    "                  terminal and json otherwise\n"
@@ -585,7 +716,9 @@ cmd_status(int argc, char **argv, const char *argv0)
 		fputs(STATUS_USAGE, stderr);
 		return RP_EXIT_USAGE;
 	}
-	if (db == NULL && (db = dbpath = store_default_path(getenv)) == NULL)
+	if (db == NULL)
+		db = dbpath = default_db();
+	if (db == NULL)
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
 	/* FTS5 checks itself with a write (rolled back): open for one. */
 	if ((s = store_open(db, check ? 0 : STORE_READONLY, &err)) == NULL) {

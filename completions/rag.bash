@@ -10,19 +10,22 @@ _ragpipe_options()
 		echo "--help --version" ;;
 	rag-add)
 		echo "--batch --chunk-size --convert --db --dimensions" \
-		    "--files-from --force --format --help --jobs --json" \
-		    "--max-size --model --name --no-progress --null --overlap" \
-		    "--progress --provider --prune --quiet --strict --verbose" \
-		    "--wait" ;;
+		    "--doc-prefix --files-from --force --format --help --jobs" \
+		    "--json --max-size --model --name --no-progress --null" \
+		    "--overlap --progress --provider --prune --query-prefix" \
+		    "--quiet --strict --verbose --wait" ;;
 	rag-answer)
 		echo "--help --json --max-chars --provider --question --quiet" \
 		    "--sentences --version" ;;
 	rag-ask)
 		echo "--db --filter --help --json --max-chars --mode" \
 		    "--provider --quiet --sentences --top" ;;
+	rag-config)
+		echo "--help --json" ;;
 	rag-embed)
-		echo "--b64 --batch --dimensions --help --jobs --model" \
-		    "--provider --quiet --strict --verbose --version" ;;
+		echo "--b64 --batch --db --dimensions --doc-prefix --help" \
+		    "--jobs --model --provider --query-prefix --quiet --strict" \
+		    "--verbose --version" ;;
 	rag-eval)
 		echo "--db --help --json --mode --per-query --qrels --queries" \
 		    "--quiet --run --top --version" ;;
@@ -41,7 +44,7 @@ _ragpipe_options()
 	esac
 }
 
-_ragpipe_commands="add answer ask embed eval index ingest query status"
+_ragpipe_commands="add answer ask config embed eval index ingest query status"
 
 _ragpipe_complete()
 {
@@ -85,12 +88,12 @@ _ragpipe_complete()
 		rag-answer|rag-ask)
 			mapfile -t COMPREPLY < <(compgen -W "extractive" -- "$cur") ;;
 		*)
-			mapfile -t COMPREPLY < <(compgen -W "local" -- "$cur") ;;
+			mapfile -t COMPREPLY < <(compgen -W "local openai ollama" -- "$cur") ;;
 		esac
 		return ;;
 	-k|--top|--chunk-size|--overlap|--max-size|--name|--filter|--batch|\
 	--dimensions|--jobs|--model|--max-chars|--question|--sentences|\
-	--convert)
+	--convert|--doc-prefix|--query-prefix)
 		return ;;
 	esac
 

@@ -319,8 +319,7 @@ provider_embed_parse(const struct provider_embed *e, const char *body,
 	    !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		free(dims);
-		http_error_message(body, RP_MIN(len, (size_t)40), start,
-		    sizeof(start));
+		http_error_message(body, len, start, sizeof(start));
 		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: the reply is not "
 		    "a JSON object: '%s'", url, start);
 	}

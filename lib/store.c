@@ -559,6 +559,10 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 	int oflags;
 
 	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT && (flags & STORE_OPTIONAL)) {
+			rp_err_set(err, RP_EXIT_OK, "%s: no store yet", path);
+			return NULL;
+		}
 		if (errno != ENOENT || !(flags & STORE_CREATE)) {
 			rp_err_set(err, RP_EXIT_IO, "%s: cannot open store: %s",
 			    path, strerror(errno));

@@ -37,8 +37,11 @@ enum store_flags {
 	STORE_CREATE = 1 << 1,		/* create the file if missing */
 	STORE_EMPTY_OK = 1 << 2,	/* READONLY: take an empty file (one
 					   being created) as a store with no
-					   documents, for store_doc_get and
-					   store_each_doc only */
+					   documents, for store_doc_get,
+					   store_each_doc and store_cache_get
+					   only */
+	STORE_OPTIONAL = 1 << 3,	/* READONLY: a missing file gives
+					   NULL, ERR's code 0 */
 };
 
 /* A document as rag-index writes it. */

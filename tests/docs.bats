@@ -7,15 +7,16 @@ load helpers
 ROOT=$BATS_TEST_DIRNAME/..
 
 # The long options a program accepts, from its getopt_long tables (and,
-# for rag, the route tables of rag add and rag ask).
+# for rag, the route tables of rag add and rag ask); a program is
+# cmd/NAME.c or cmd/NAME/*.c.
 long_options() {
 	sed -n -e 's/^[[:space:]]*{ "\([a-z0-9-]*\)",.*_argument.*/\1/p' \
 	    -e 's/^[[:space:]]*{ "\([a-z0-9-]*\)", [01], .*/\1/p' \
-	    "$ROOT/cmd/$1.c" | sort -u
+	    "$ROOT/cmd/$1".c "$ROOT/cmd/$1"/*.c 2>/dev/null | sort -u
 }
 
 programs() {
-	for f in "$ROOT"/cmd/rag*.c; do basename "$f" .c; done
+	for f in "$ROOT"/cmd/rag*; do basename "$f" .c; done
 }
 
 # The text of zsh function _NAME in completions/_rag.
@@ -32,7 +33,7 @@ zsh_function() {
 		bash_opts=" $(_ragpipe_options "$p") "
 		zsh=$(zsh_function "$p")
 		if [ "$p" = rag ]; then
-			for sub in status add ask; do
+			for sub in status add ask config; do
 				help+=$(rag $sub --help)
 				bash_opts+=" $(_ragpipe_options rag-$sub) "
 				zsh+=$(zsh_function rag-$sub)
@@ -96,9 +97,14 @@ example_dir() {
 }
 
 @test "docs: every man page EXAMPLE runs and succeeds" {
+	# Examples with model servers talk to the fake one.
+	start_fake
 	n=0
 	for page in "$ROOT"/man/*.[157]; do
 		mkdir "$T/$(basename "$page")" && cd "$T/$(basename "$page")"
+		# A home of its own: an example may write a config file.
+		export HOME=$PWD/home XDG_CONFIG_HOME=$PWD/home/.config
+		mkdir home
 		example_dir
 		while IFS= read -r -d '' cmd; do
 			n=$((n + 1))

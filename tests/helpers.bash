@@ -15,6 +15,10 @@ FIXTURES=$BATS_TEST_DIRNAME/fixtures
 DATA=$BATS_TEST_DIRNAME/../../shared/data
 
 setup() {
+	common_setup
+}
+
+common_setup() {
 	T=$BATS_TEST_TMPDIR
 	DB=$T/kb.db
 	export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config
@@ -36,4 +40,39 @@ index_docs() {
 # The values of one field of JSON lines on stdin, joined by commas.
 field() {
 	jq -r ".$1" | paste -sd, -
+}
+
+# Start the fake model server (tests/fake/server.py) with the options
+# given, for this test, and point the programs at it: sets FAKE_PORT,
+# and exports OPENAI_BASE_URL and OLLAMA_HOST.  "3>&-": a child holding
+# bats' fd 3 would hang bats.  teardown stops it.
+start_fake() {
+	local dir
+	dir=$(mktemp -d "$T/fake.XXXXXX") || return 1
+	python3 "$BATS_TEST_DIRNAME/fake/server.py" --port-file "$dir/port" \
+	    "$@" 3>&- &
+	FAKE_PIDS="${FAKE_PIDS:-} $!"
+	use_fake "$(python3 "$BATS_TEST_DIRNAME/fake/ctl.py" "$dir/port" wait)"
+}
+
+# Point the programs at the fake server on port $1.
+use_fake() {
+	[ -n "$1" ] || return 1
+	FAKE_PORT=$1
+	export OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1
+	export OLLAMA_HOST=http://127.0.0.1:$FAKE_PORT
+}
+
+# Ask the fake server: fake stats [KEY], fake push JSON, fake requests...
+fake() {
+	python3 "$BATS_TEST_DIRNAME/fake/ctl.py" "$FAKE_PORT" "$@"
+}
+
+teardown() {
+	local p
+	for p in ${FAKE_PIDS:-}; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	FAKE_PIDS=
+	return 0
 }

@@ -71,7 +71,7 @@ sys.exit(0 if list(v) == f else 1)' "$output"
 	run -2 --separate-stderr rag-embed --model local:hash-v9-64 <in
 	[[ $stderr == "rag-embed: --model: 'local:hash-v9-64' is not a local model"* ]]
 	run -2 --separate-stderr rag-embed --provider frob <in
-	[[ $stderr == "rag-embed: --provider: 'frob' is not supported"* ]]
+	[[ $stderr == "rag-embed: --provider: 'frob' is not an embedding provider (local, openai, ollama)" ]]
 	run -2 --separate-stderr rag-embed --dimensions 4 <in
 }
 

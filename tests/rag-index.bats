@@ -11,7 +11,7 @@ load helpers
 	run -0 rag status -d "$DB" --json
 	assert_equal "$(jq -r .documents <<<"$output")" 5
 	assert_equal "$(jq -r .chunks <<<"$output")" "$(wc -l <chunks.jsonl | tr -d ' ')"
-	assert_equal "$(jq -r .schema_version <<<"$output")" 1
+	assert_equal "$(jq -r .schema_version <<<"$output")" 2
 	assert_equal "$(jq -r '.bytes > 1000' <<<"$output")" true
 }
 
