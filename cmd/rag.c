@@ -496,7 +496,9 @@ cmd_add(int argc, char **argv, const char *argv0)
 static const char ask_usage[] =
     "usage: rag ask [-hq] [--json] [-d db] [-k n] [--filter glob] "
     "[--max-chars n]\n"
-    "               [--mode mode] [--provider name] [--sentences n] "
+    "               [--max-context n] [--mode mode] [--model name] "
+    "[--provider name]\n"
+    "               [--sentences n] [--system text] [--temperature t] "
     "[question ...]\n";
 
 static const char ask_help[] =
@@ -508,7 +510,8 @@ static const char ask_help[] =
     "  -d, --db PATH         the store (rag-query)\n"
     "  -k, --top N           hits to answer from (rag-query)\n"
     "      --filter GLOB, --mode MODE               as in rag-query\n"
-    "      --json, --max-chars N, --provider P, --sentences N\n"
+    "      --json, --max-chars N, --max-context N, --model NAME,\n"
+    "      --provider P, --sentences N, --system TEXT, --temperature T\n"
     "                                               as in rag-answer\n"
     "  -q, --quiet           print errors only (both stages)\n"
     "  -h, --help            show this help\n"
@@ -524,10 +527,14 @@ cmd_ask(int argc, char **argv, const char *argv0)
 		{ "filter", 1, 0, 1 },
 		{ "json", 0, 0, 2 },
 		{ "max-chars", 1, 0, 2 },
+		{ "max-context", 1, 0, 2 },
 		{ "mode", 1, 0, 1 },
+		{ "model", 1, 0, 2 },
 		{ "provider", 1, 0, 2 },
 		{ "quiet", 0, 'q', 1 | 2 },
 		{ "sentences", 1, 0, 2 },
+		{ "system", 1, 0, 2 },
+		{ "temperature", 1, 0, 2 },
 		{ "top", 1, 'k', 1 },
 	};
 	struct args st[2] = { { NULL, 0 } };

@@ -15,11 +15,13 @@ _ragpipe_options()
 		    "--overlap --progress --provider --prune --query-prefix" \
 		    "--quiet --strict --verbose --wait" ;;
 	rag-answer)
-		echo "--help --json --max-chars --provider --question --quiet" \
-		    "--sentences --version" ;;
+		echo "--help --json --max-chars --max-context --model --provider" \
+		    "--question --quiet --sentences --system --temperature" \
+		    "--version" ;;
 	rag-ask)
-		echo "--db --filter --help --json --max-chars --mode" \
-		    "--provider --quiet --sentences --top" ;;
+		echo "--db --filter --help --json --max-chars --max-context" \
+		    "--mode --model --provider --quiet --sentences --system" \
+		    "--temperature --top" ;;
 	rag-config)
 		echo "--help --json" ;;
 	rag-embed)
@@ -86,14 +88,15 @@ _ragpipe_complete()
 	--provider)
 		case $prog in
 		rag-answer|rag-ask)
-			mapfile -t COMPREPLY < <(compgen -W "extractive" -- "$cur") ;;
+			mapfile -t COMPREPLY < <(compgen -W "extractive openai ollama" -- "$cur") ;;
 		*)
 			mapfile -t COMPREPLY < <(compgen -W "local openai ollama" -- "$cur") ;;
 		esac
 		return ;;
 	-k|--top|--chunk-size|--overlap|--max-size|--name|--filter|--batch|\
 	--dimensions|--jobs|--model|--max-chars|--question|--sentences|\
-	--convert|--doc-prefix|--query-prefix)
+	--convert|--doc-prefix|--query-prefix|--max-context|--system|\
+	--temperature)
 		return ;;
 	esac
 

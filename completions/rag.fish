@@ -51,19 +51,27 @@ complete -c rag -n '__fish_seen_subcommand_from add' -l wait -x -d 'seconds to w
 complete -c rag -n '__fish_seen_subcommand_from ask' -l filter -x -d 'only documents matching a glob'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l json -d 'one JSON object per question'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l max-chars -x -d 'characters of sentences an answer'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l max-context -x -d 'characters of passages in the prompt'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l mode -x -a 'bm25 vector hybrid' -d 'how to search'
-complete -c rag -n '__fish_seen_subcommand_from ask' -l provider -x -a extractive -d 'how to answer'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l model -x -d "the model server's model"
+complete -c rag -n '__fish_seen_subcommand_from ask' -l provider -x -a 'extractive openai ollama' -d 'how to answer'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l sentences -x -d 'sentences an answer at most'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l system -x -d 'the system prompt'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l temperature -x -d 'sampling temperature'
 complete -c rag -n '__fish_seen_subcommand_from ask' -s k -l top -x -d 'hits to answer from'
 
 # rag-answer
 complete -c rag-answer -s h -l help -d 'show help'
 complete -c rag-answer -l json -d 'one JSON object per question'
 complete -c rag-answer -l max-chars -x -d 'characters of sentences an answer'
-complete -c rag-answer -l provider -x -a extractive -d 'how to answer'
+complete -c rag-answer -l max-context -x -d 'characters of passages in the prompt'
+complete -c rag-answer -l model -x -d "the model server's model"
+complete -c rag-answer -l provider -x -a 'extractive openai ollama' -d 'how to answer'
 complete -c rag-answer -l question -x -d 'answer this question from all the hits'
 complete -c rag-answer -s q -l quiet -d 'print errors only'
 complete -c rag-answer -l sentences -x -d 'sentences an answer at most'
+complete -c rag-answer -l system -x -d 'the system prompt'
+complete -c rag-answer -l temperature -x -d 'sampling temperature'
 complete -c rag-answer -l version -d 'show the version'
 
 # rag-embed

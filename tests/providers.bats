@@ -298,15 +298,16 @@ ten_records() {
 
 @test "providers: a record the server refuses is found, reported with its line and skipped" {
 	ten_records >in
-	# The batch is refused, then the first text alone.
+	# The batch is refused, then the first text alone (one request at
+	# a time, so that it is the first).
 	fake push '{"status":400,"message":"bad input","count":2}'
-	run -65 --separate-stderr rag-embed --provider openai <in
+	run -65 --separate-stderr rag-embed --provider openai --jobs 1 <in
 	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" "d2,d3,d4,d5,d6,d7,d8,d9,d10"
 	assert_equal "$stderr" "rag-embed: <stdin>:1: $OPENAI_BASE_URL/embeddings: 400: bad input"
 	assert_equal "$(fake stats requests)" 11
 	fake reset
 	fake push '{"status":400,"message":"bad input","count":2}'
-	run -65 --separate-stderr rag-embed --provider openai --strict <in
+	run -65 --separate-stderr rag-embed --provider openai --jobs 1 --strict <in
 	assert_equal "$output" ""
 	[[ $stderr == *"stopping at the first bad record (--strict)" ]]
 	# An empty text is never sent.

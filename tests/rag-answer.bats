@@ -246,12 +246,12 @@ q3	boiler pressure	notes/boiler.html"
 	assert_equal "$stderr" "rag-answer: <stdout>: write error: No space left on device"
 }
 
-@test "rag-answer: --provider and RAG_ANSWER_PROVIDER accept only extractive" {
-	run -2 --separate-stderr rag-answer --provider openai </dev/null
-	assert_equal "$stderr" "rag-answer: --provider: 'openai' is not supported yet (extractive)"
+@test "rag-answer: --provider and RAG_ANSWER_PROVIDER name a provider; the flag wins" {
+	run -2 --separate-stderr rag-answer --provider frob </dev/null
+	assert_equal "$stderr" "rag-answer: --provider: 'frob' is not an answer provider (extractive, openai, ollama)"
 	assert_equal "$output" ""
-	RAG_ANSWER_PROVIDER=ollama run -2 --separate-stderr rag-answer </dev/null
-	assert_equal "$stderr" "rag-answer: RAG_ANSWER_PROVIDER: 'ollama' is not supported yet (extractive)"
+	RAG_ANSWER_PROVIDER=frob run -2 --separate-stderr rag-answer </dev/null
+	assert_equal "$stderr" "rag-answer: RAG_ANSWER_PROVIDER: 'frob' is not an answer provider (extractive, openai, ollama)"
 	hit a.md "The boiler pressure is 1.5 bar." >"$T/in"
 	RAG_ANSWER_PROVIDER=ollama run -0 rag-answer --provider extractive <"$T/in"
 	assert_equal "${lines[0]}" "The boiler pressure is 1.5 bar [1]."
@@ -259,14 +259,15 @@ q3	boiler pressure	notes/boiler.html"
 
 @test "rag-answer: --help, --version and bad options" {
 	run -0 --separate-stderr rag-answer --help
-	assert_equal "${lines[0]}" "usage: rag-answer [-hq] [--json] [--max-chars n] [--provider name]"
+	assert_equal "${lines[0]}" "usage: rag-answer [-hq] [--json] [--max-chars n] [--max-context n] [--model name]"
 	assert_equal "$stderr" ""
-	for o in --json --max-chars --provider --question --quiet --sentences --version; do
+	for o in --json --max-chars --max-context --model --provider --question --quiet \
+	    --sentences --system --temperature --version; do
 		[[ $output == *"$o"* ]]
 	done
 	run -0 rag-answer --version
 	assert_equal "$output" "rag-answer (ragpipe) $(sed -n 's/^#define RP_VERSION[[:space:]]*"\(.*\)"/\1/p' "$BATS_TEST_DIRNAME/../lib/rp.h")"
 	run -2 --separate-stderr rag-answer --frob
 	assert_equal "$output" ""
-	assert_equal "${stderr_lines[1]}" "usage: rag-answer [-hq] [--json] [--max-chars n] [--provider name]"
+	assert_equal "${stderr_lines[1]}" "usage: rag-answer [-hq] [--json] [--max-chars n] [--max-context n] [--model name]"
 }

@@ -728,6 +728,7 @@ extractive(const struct group *g, const struct opts *o, struct answer *a)
 		if (i == 0 || s->src != pick[i - 1]->src) {
 			a->cites = xreallocarray(a->cites, a->ncites + 1,
 			    sizeof(*a->cites));
+			a->cites[a->ncites].n = a->ncites + 1;
 			a->cites[a->ncites].hit = s->hit;
 			a->cites[a->ncites++].line = s->line;
 		}

@@ -401,9 +401,13 @@ def chat_messages(body, flavor):
     return messages
 
 
-def limited_reply(messages, limit):
-    """(pieces, finish_reason) for the reply, cut to `limit` pieces."""
-    pieces = word_pieces(reply_for(messages))
+REPLY_KEY = "\0reply"  # set by route() from a step's "reply"; never in a real body
+
+
+def limited_reply(messages, limit, reply=None):
+    """(pieces, finish_reason) for the reply (`reply` if given), cut to
+    `limit` pieces."""
+    pieces = word_pieces(reply if reply is not None else reply_for(messages))
     if isinstance(limit, int) and not isinstance(limit, bool) and 0 <= limit < len(pieces):
         return pieces[:limit], "length"
     return pieces, "stop"
@@ -417,7 +421,7 @@ def openai_chat(body, opts):
         raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                        param="stream_options")
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    pieces, finish = limited_reply(messages, limit)
+    pieces, finish = limited_reply(messages, limit, body.get(REPLY_KEY))
     prompt = prompt_tokens(messages)
     usage = {"prompt_tokens": prompt, "completion_tokens": len(pieces),
              "total_tokens": prompt + len(pieces)}
@@ -459,7 +463,7 @@ def ollama_chat(body, opts):
     messages = chat_messages(body, "ollama")
     options = body.get("options") if isinstance(body.get("options"), dict) else {}
     if messages:
-        pieces, finish = limited_reply(messages, options.get("num_predict"))
+        pieces, finish = limited_reply(messages, options.get("num_predict"), body.get(REPLY_KEY))
     else:
         pieces, finish = [], "load"  # an empty chat only loads the model
     created_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -507,8 +511,9 @@ ROUTES = {
 }
 
 
-def route(method, path, raw, opts):
-    """The Reply or Stream for one API request (errors included)."""
+def route(method, path, raw, opts, reply=None):
+    """The Reply or Stream for one API request (errors included); `reply`
+    replaces a chat reply's text."""
     flavor = flavor_of(path)
     endpoint = ROUTES.get((method, path))
     try:
@@ -524,6 +529,8 @@ def route(method, path, raw, opts):
                 raise ApiError(400, "invalid JSON body" if flavor == "ollama" else BAD_JSON)
             if not isinstance(body, dict):
                 raise ApiError(400, "the request body must be a JSON object")
+            if reply is not None:
+                body[REPLY_KEY] = reply
         return endpoint(body, opts)
     except ApiError as e:
         return e.reply(flavor)
@@ -537,6 +544,8 @@ STEP_FIELDS = {
     "path": (str,),            # glob matched against the request path; default: any
     "count": (int,),           # apply to this many matching requests (default 1)
     "delay": (int, float),     # seconds to wait before answering
+    "frame_delay": (int, float),  # streams: seconds to wait after each frame
+    "reply": (str,),           # chat: this text instead of the derived reply
     "status": (int,),          # an error reply with this status
     "quota": (bool,),          # with status 429: insufficient_quota
     "retry_after": (str, int, float),     # Retry-After header (seconds or HTTP date)
@@ -568,8 +577,8 @@ def check_step(step):
         return "a step takes at most one of " + ", ".join(ACTIONS)
     if step.get("count", 1) < 1:
         return "count must be at least 1"
-    if step.get("delay", 0) < 0 or step.get("huge", 0) < 0:
-        return "delay and huge must not be negative"
+    if step.get("delay", 0) < 0 or step.get("huge", 0) < 0 or step.get("frame_delay", 0) < 0:
+        return "delay, frame_delay and huge must not be negative"
     if "status" in step and not 400 <= step["status"] <= 599:
         return "status must be from 400 to 599"
     if isinstance(step.get("drop"), str) and step["drop"] != "reset":
@@ -782,7 +791,7 @@ class Handler(BaseHTTPRequestHandler):
         elif "status" in step:
             self.send_reply(fault_error(step, flavor).reply(flavor))
         else:
-            response = route(self.command, path, raw, server.options)
+            response = route(self.command, path, raw, server.options, step.get("reply"))
             if isinstance(response, Stream):
                 self.send_stream(response, step)
             else:
@@ -868,6 +877,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for frame in frames:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            if step.get("frame_delay"):
+                self.server.stopping.wait(step["frame_delay"])
         self.wfile.write(end)
 
     HUGE_SHAPES = {  # kind -> (content type, prefix, filler byte, suffix)

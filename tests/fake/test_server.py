@@ -388,6 +388,30 @@ class ServerTest(unittest.TestCase):
         self.embed("x")
         self.assertGreaterEqual(time.monotonic() - started, 0.3)
 
+    def test_reply_replaces_the_chat_reply(self):
+        self.push({"reply": "Only [3] and [9]."}, {"reply": "Only [3] and [9]."})
+        _, _, raw = self.chat("/v1/chat/completions", False)
+        self.assertEqual(json.loads(raw)["choices"][0]["message"]["content"], "Only [3] and [9].")
+        _, _, raw = self.chat("/api/chat", True)
+        text = "".join(json.loads(l)["message"]["content"] for l in ndjson_lines(raw))
+        self.assertEqual(text, "Only [3] and [9].")
+
+    def test_frame_delay_spaces_the_frames(self):
+        self.push({"frame_delay": 0.1})
+        conn = self.connect()
+        conn.request("POST", "/api/chat", json.dumps({
+            "model": "m", "messages": [{"role": "user", "content": PROMPT}]}))
+        response = conn.getresponse()
+        started = time.monotonic()
+        first = response.readline()
+        took_first = time.monotonic() - started
+        rest = response.read()
+        conn.close()
+        self.assertTrue(json.loads(first)["message"]["content"])
+        self.assertLess(took_first, 0.1 + 0.09)
+        lines = ndjson_lines(first + rest)
+        self.assertGreaterEqual(time.monotonic() - started, 0.1 * (len(lines) - 1))
+
     def test_hang_does_not_block_other_requests(self):
         self.push({"hang": True})
         hung = self.connect(timeout=0.5)
