@@ -10,6 +10,7 @@
 
 #include "rp.h"
 #include "buf.h"
+#include "cfg.h"
 #include "embed.h"
 #include "jsonl.h"
 #include "store.h"
@@ -117,8 +118,9 @@ help(void)
 	    "Write chunk records (from rag-ingest or rag-embed) and "
 	    "deletions into a store.\n"
 	    "\n"
-	    "  -d, --db PATH   the store (default $RAG_DB, else "
-	    "$XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "  -d, --db PATH   the store (default $RAG_DB, else the config "
+	    "file's db, else\n"
+	    "                  $XDG_DATA_HOME/ragpipe/store.db)\n"
 	    "      --json      print a JSON summary on stdout\n"
 	    "      --no-progress, --progress\n"
 	    "                  never, or always, show progress (default: "
@@ -801,6 +803,26 @@ summary(struct index *ix)
 	cJSON_Delete(o);
 }
 
+/* The store of RAG_DB, the config file, or the default; a new string. */
+static char *
+default_db(void)
+{
+	struct cfg *c = cfg_new();
+	struct rp_err err;
+	const char *w;
+	char *db;
+
+	if (cfg_load(c, getenv, &err) != 0) {
+		rp_report(&err, NULL);
+		exit(err.code);
+	}
+	for (size_t i = 0; (w = cfg_warning(c, i)) != NULL; i++)
+		rp_warn("%s", w);
+	db = cfg_get(c, CFG_DB) != NULL ? xstrdup(cfg_get(c, CFG_DB)) : NULL;
+	cfg_free(c);
+	return db;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -852,7 +874,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (ix.dbpath == NULL) {
-		if ((dbpath = store_default_path(getenv)) == NULL)
+		if ((dbpath = default_db()) == NULL)
 			rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
 		if (store_mkdirs(dbpath, &err) != 0)
 			fatal(&ix, &err);

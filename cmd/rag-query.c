@@ -105,8 +105,9 @@ help(void)
 	    "Search a store; print the best chunks as JSON lines hit "
 	    "records.\n"
 	    "\n"
-	    "  -d, --db PATH       the store (default $RAG_DB, else "
-	    "$XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "  -d, --db PATH       the store (default $RAG_DB, else the "
+	    "config file's db, else\n"
+	    "                      $XDG_DATA_HOME/ragpipe/store.db)\n"
 	    "      --explain       add each leg's rank and score to every "
 	    "hit\n"
 	    "      --filter GLOB   only documents whose path matches GLOB "
@@ -394,6 +395,7 @@ static int
 embed_question(struct query *qy, const char *q)
 {
 	struct rp_err err;
+	char url[200];
 	size_t dim;
 	float *v;
 
@@ -416,7 +418,8 @@ embed_question(struct query *qy, const char *q)
 		free(v);
 		rp_err_set(&err, RP_EXIT_UNAVAIL, "%s: the server's %s gives "
 		    "%zu dimensions, but the store's vectors have %zu",
-		    qy->pe.url, qy->emb.model, dim, qy->dim);
+		    http_url_safe(qy->pe.url, url, sizeof(url)), qy->emb.model,
+		    dim, qy->dim);
 		fail(&err);
 	}
 	vec_normalize(v, dim);

@@ -310,6 +310,14 @@ ten_records() {
 	run -65 --separate-stderr rag-embed --provider openai --jobs 1 --strict <in
 	assert_equal "$output" ""
 	[[ $stderr == *"stopping at the first bad record (--strict)" ]]
+	# Every text refused alike: the request is at fault, not the records.
+	fake reset
+	fake push '{"status":400,"message":"This model does not support specifying dimensions.","count":20}'
+	run -69 --separate-stderr rag-embed --provider openai --dimensions 16 <in
+	assert_equal "$output" ""
+	assert_equal "${stderr_lines[0]}" "rag-embed: <stdin>:1: $OPENAI_BASE_URL/embeddings: 400: This model does not support specifying dimensions. (every text, alike)"
+	assert_equal "${stderr_lines[1]}" "rag-embed: 10 records were not embedded: the model server failed"
+	assert_equal "$(fake stats requests)" 11
 	# An empty text is never sent.
 	fake reset
 	printf '%s\n' '{"doc":"a","text":""}' '{"doc":"b","text":"b"}' >in2
@@ -431,4 +439,32 @@ default"
 	[[ $output != *"0123456789abcdef"* ]]
 	run -0 rag config --json
 	[[ $output != *"0123456789abcdef"* ]]
+}
+
+@test "providers: a server whose vectors do not fit the store is exit 69; no password is shown" {
+	ten_records >in
+	rag-embed --provider ollama <in | rag-index -d "$DB"
+	start_fake --dim 16
+	OLLAMA_HOST=http://ann:pw0123456789@127.0.0.1:$FAKE_PORT run -69 --separate-stderr rag-query -d "$DB" "boilers"
+	assert_equal "$stderr" "rag-query: http://127.0.0.1:$FAKE_PORT/api/embed: the server's ollama:nomic-embed-text gives 16 dimensions, but the store's vectors have 8"
+	OPENAI_BASE_URL=http://ann:pw0123456789@127.0.0.1:1/v1 run -69 --separate-stderr rag-embed --provider openai <in
+	assert_equal "${stderr_lines[0]}" "rag-embed: <stdin>:1: http://127.0.0.1:1/v1/embeddings: cannot connect: Connection refused (after 3 attempts)"
+}
+
+@test "providers: the config file's db is the default store of every program" {
+	mkdir -p "$XDG_CONFIG_HOME/ragpipe"
+	echo 'db = ~/stores/kb.db' >"$XDG_CONFIG_HOME/ragpipe/config"
+	run -0 rag add --provider ollama "$FIXTURES/docs"
+	[ -f "$HOME/stores/kb.db" ]
+	[ ! -e "$XDG_DATA_HOME/ragpipe/store.db" ]
+	run -0 rag status --json
+	assert_equal "$(jq -r '[.db, .documents] | @tsv' <<<"$output")" "$HOME/stores/kb.db	5"
+	run -0 rag-query -k 1 --mode bm25 boiler
+	assert_equal "$(jq -r .doc <<<"$output")" "$FIXTURES/docs/boiler.html"
+	# rag add gave rag-embed the store: a second run asks for nothing.
+	fake reset
+	run -0 rag add --provider ollama "$FIXTURES/docs"
+	assert_equal "$(fake stats requests)" 0
+	RAG_DB=$T/other.db run -0 rag-index </dev/null
+	[ -f "$T/other.db" ]
 }

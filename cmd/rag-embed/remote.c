@@ -211,8 +211,12 @@ too_long(struct run *r, struct pieces *ps, size_t i, const char *msg)
 	p->alone = 0;
 }
 
-/* Handle the outcome of request Q. */
-static void
+/*
+ * Handle the outcome of request Q.  Returns 1 when the server refused
+ * the text Q sent alone (ERR says why; the caller decides whether that
+ * is the record's fault), 2 when it sent vectors, else 0.
+ */
+static int
 outcome(struct run *r, struct pieces *ps, struct request *q,
     struct http_resp *resp, int rc, struct rp_err *err)
 {
@@ -224,7 +228,7 @@ outcome(struct run *r, struct pieces *ps, struct request *q,
 
 	if (rc != 0) {
 		fatal(r, first, err);
-		return;
+		return 0;
 	}
 	if (resp->status / 100 == 2) {
 		vecs = xcalloc(q->n, sizeof(*vecs));
@@ -232,7 +236,7 @@ outcome(struct run *r, struct pieces *ps, struct request *q,
 		    resp->body.len, q->n, vecs, &dim, err) != 0) {
 			fatal(r, first, err);
 			free(vecs);
-			return;
+			return 0;
 		}
 		for (size_t i = 0; i < q->n; i++) {
 			ps->v[q->at[i]].v = vecs[i];
@@ -240,7 +244,7 @@ outcome(struct run *r, struct pieces *ps, struct request *q,
 			ps->v[q->at[i]].state = P_DONE;
 		}
 		free(vecs);
-		return;
+		return 2;
 	}
 	provider_error(r->pe.url, resp, msg, sizeof(msg), err);
 	code = provider_status_code(resp->status);
@@ -248,7 +252,7 @@ outcome(struct run *r, struct pieces *ps, struct request *q,
 		code = RP_EXIT_DATA;
 	if (code != RP_EXIT_DATA) {
 		fatal(r, first, err);
-		return;
+		return 0;
 	}
 	if (q->n > 1) {
 		/* Which input was it?  Each goes alone next round. */
@@ -258,9 +262,48 @@ outcome(struct run *r, struct pieces *ps, struct request *q,
 	    resp->body.len))
 		too_long(r, ps, q->at[0], http_error_message(resp->body.data,
 		    resp->body.len, msg, sizeof(msg)));
-	else if (!first->failed) {
-		rp_err_prefix(err, "%s", first->where);
-		item_fail(r, first, err);
+	else if (!first->failed)
+		return 1;
+	return 0;
+}
+
+/*
+ * The texts refused alone in a round (OUT[j] == 1, with ERRS[j]) are
+ * the records' fault, and reported as bad; unless every text of the
+ * round was refused, and for the same reason: then the request is at
+ * fault (a model that takes no --dimensions, say), and the run stops.
+ */
+static void
+refused(struct run *r, struct pieces *ps, struct request *q, size_t nq,
+    const int *out, struct rp_err *errs)
+{
+	size_t n = 0, same = 0, first = nq, len;
+	struct rp_err e;
+	struct item *it;
+
+	for (size_t j = 0; j < nq; j++) {
+		if (out[j] != 1)
+			continue;
+		if (first == nq)
+			first = j;
+		n++;
+		same += strcmp(errs[j].msg, errs[first].msg) == 0;
+	}
+	if (n >= 3 && same == n && n == nq) {
+		e = errs[first];
+		e.code = RP_EXIT_UNAVAIL;
+		len = strlen(e.msg);
+		snprintf(e.msg + len, sizeof(e.msg) - len, " (every text, "
+		    "alike)");
+		fatal(r, &r->items[ps->v[q[first].at[0]].item], &e);
+		return;
+	}
+	for (size_t j = 0; j < nq; j++) {
+		if (out[j] != 1)
+			continue;
+		it = &r->items[ps->v[q[j].at[0]].item];
+		rp_err_prefix(&errs[j], "%s", it->where);
+		item_fail(r, it, &errs[j]);
 	}
 }
 
@@ -273,10 +316,11 @@ send_round(struct run *r, struct pieces *ps)
 	struct rp_err *errs;
 	struct request *q;
 	size_t nq;
-	int *rcs;
+	int *rcs, *out;
 
 	if ((q = plan(r, ps, &nq)) == NULL)
 		return;
+	out = xcalloc(nq, sizeof(*out));
 	reqs = xcalloc(nq, sizeof(*reqs));
 	resps = xcalloc(nq, sizeof(*resps));
 	errs = xcalloc(nq, sizeof(*errs));
@@ -291,11 +335,14 @@ send_round(struct run *r, struct pieces *ps)
 	http_post_many(r->http, reqs, resps, rcs, errs, nq);
 	r->requests += (long)nq;
 	for (size_t j = 0; j < nq; j++) {
-		outcome(r, ps, &q[j], &resps[j], rcs[j], &errs[j]);
+		out[j] = outcome(r, ps, &q[j], &resps[j], rcs[j], &errs[j]);
 		http_resp_release(&resps[j]);
 		buf_release(&q[j].body);
-		free(q[j].at);
 	}
+	refused(r, ps, q, nq, out, errs);
+	for (size_t j = 0; j < nq; j++)
+		free(q[j].at);
+	free(out);
 	free(q);
 	free(reqs);
 	free(resps);
@@ -308,14 +355,16 @@ static int
 check_dim(struct run *r, struct item *it, size_t dim)
 {
 	struct rp_err err;
+	char url[200];
 
+	http_url_safe(r->pe.url, url, sizeof(url));
 	if (r->dimensions != 0 && dim != r->dimensions)
 		rp_err_set(&err, RP_EXIT_UNAVAIL, "%s: the server sent %zu "
 		    "dimensions, not the %zu asked for (does the model take "
-		    "--dimensions?)", r->pe.url, dim, r->dimensions);
+		    "--dimensions?)", url, dim, r->dimensions);
 	else if (r->run_dim != 0 && dim != r->run_dim)
 		rp_err_set(&err, RP_EXIT_UNAVAIL, "%s: the server sent %zu "
-		    "dimensions, and %zu before", r->pe.url, dim, r->run_dim);
+		    "dimensions, and %zu before", url, dim, r->run_dim);
 	else {
 		r->run_dim = dim;
 		return 0;

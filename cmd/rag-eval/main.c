@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "rp.h"
+#include "cfg.h"
 #include "jsonl.h"
-#include "store.h"
 #include "eval.h"
 
 #define TOP_DEFAULT	100
@@ -58,8 +58,9 @@ help(void)
 	printf(USAGE
 	    "Ask rag-query every question; score its hits against judgments.\n"
 	    "\n"
-	    "  -d, --db PATH          the store (default $RAG_DB, else\n"
-	    "                         $XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "  -d, --db PATH          the store (default $RAG_DB, else the "
+	    "config file's db,\n"
+	    "                         else $XDG_DATA_HOME/ragpipe/store.db)\n"
 	    "      --json             print one JSON object\n"
 	    "  -k, --top N            hits a question from rag-query "
 	    "(default %d)\n"
@@ -382,6 +383,26 @@ eval_release(struct eval *ev)
 	free(ev->asked);
 }
 
+/* The store of RAG_DB, the config file, or the default; a new string. */
+static char *
+default_db(void)
+{
+	struct cfg *c = cfg_new();
+	struct rp_err err;
+	const char *w;
+	char *db;
+
+	if (cfg_load(c, getenv, &err) != 0) {
+		rp_report(&err, NULL);
+		exit(err.code);
+	}
+	for (size_t i = 0; (w = cfg_warning(c, i)) != NULL; i++)
+		rp_warn("%s", w);
+	db = cfg_get(c, CFG_DB) != NULL ? xstrdup(cfg_get(c, CFG_DB)) : NULL;
+	cfg_free(c);
+	return db;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -437,8 +458,9 @@ main(int argc, char *argv[])
 		    "--queries");
 		usage();
 	}
-	if (ev.db == NULL &&
-	    (ev.db = dbpath = store_default_path(getenv)) == NULL)
+	if (ev.db == NULL)
+		ev.db = dbpath = default_db();
+	if (ev.db == NULL)
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
 	/* Opened first, so that a bad path fails before the long run. */
 	runf = open_out(ev.run);
