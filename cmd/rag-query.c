@@ -614,6 +614,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("rag-query (ragpipe) %s\n", RP_VERSION);
+			cfg_free(c);
 			return 0;
 		default:
 			usage();
@@ -629,6 +630,7 @@ main(int argc, char *argv[])
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
 	if ((qy.store = store_open(db, STORE_READONLY, &err)) == NULL) {
 		rp_report(&err, NULL);
+		cfg_free(c);
 		return err.code;
 	}
 	/*

@@ -474,6 +474,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("rag-embed (ragpipe) %s\n", RP_VERSION);
+			cfg_free(c);
 			return 0;
 		default:
 			usage();
