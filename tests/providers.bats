@@ -146,6 +146,10 @@ ten_records() {
 	fake reset
 	run -0 --separate-stderr rag add -v -d "$DB" --provider ollama "$FIXTURES/docs"
 	assert_equal "$(fake stats requests)" 0
+	# rag-ingest skipped them; with --force they come through, and
+	# rag-embed finds every text in the cache.
+	run -0 --separate-stderr rag add -v --force -d "$DB" --provider ollama "$FIXTURES/docs"
+	assert_equal "$(fake stats requests)" 0
 	[[ $stderr == *"embedded with ollama:nomic-embed-text ($first from the cache, 0 requests)"* ]]
 	# The same through the pipeline, and with one document changed only
 	# that document's text is sent.
