@@ -26,6 +26,7 @@ struct item {
 	size_t		 dim;
 	int		 cached;	/* the vector came from the store */
 	int		 failed;	/* reported; the record is not written */
+	struct buf	 out;		/* the line to write */
 };
 
 struct run {
