@@ -13,6 +13,7 @@
 #include "jsonl.h"
 #include "provider.h"
 #include "store.h"
+#include "utf8.h"
 #include "vec.h"
 
 #define TOP_DEFAULT	10
@@ -39,12 +40,13 @@
 
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 
-enum { OPT_EXPLAIN = 256, OPT_FILTER, OPT_MODE, OPT_VERSION };
+enum { OPT_EXPLAIN = 256, OPT_FILTER, OPT_FORMAT, OPT_MODE, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "db",		required_argument,	NULL, 'd' },
 	{ "explain",	no_argument,		NULL, OPT_EXPLAIN },
 	{ "filter",	required_argument,	NULL, OPT_FILTER },
+	{ "format",	required_argument,	NULL, OPT_FORMAT },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "mode",	required_argument,	NULL, OPT_MODE },
 	{ "quiet",	no_argument,		NULL, 'q' },
@@ -74,6 +76,9 @@ struct query {
 	struct buf	 q;		/* the question with its prefix */
 	float		*qv;		/* the question's vector */
 	int64_t		 nchunks;	/* for term weights */
+	int		 text;		/* --format text: for people */
+	int		 colour;
+	int		 headers;	/* name each question (text) */
 };
 
 enum leg { LEG_BM25, LEG_VECTOR, NLEGS };
@@ -91,8 +96,8 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--mode mode]\n"
-	    "                 [question ...]\n");
+	    "[--filter glob] [--format fmt]\n"
+	    "                 [--mode mode] [question ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
@@ -100,10 +105,11 @@ static _Noreturn void
 help(void)
 {
 	printf("usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--mode mode]\n"
-	    "                 [question ...]\n"
-	    "Search a store; print the best chunks as JSON lines hit "
-	    "records.\n"
+	    "[--filter glob] [--format fmt]\n"
+	    "                 [--mode mode] [question ...]\n"
+	    "Search a store; print the best chunks: as JSON lines hit "
+	    "records on a pipe,\n"
+	    "as text on a terminal.\n"
 	    "\n"
 	    "  -d, --db PATH       the store (default $RAG_DB, else the "
 	    "config file's db, else\n"
@@ -112,6 +118,9 @@ help(void)
 	    "hit\n"
 	    "      --filter GLOB   only documents whose path matches GLOB "
 	    "(* matches /)\n"
+	    "      --format FMT    json (hit records) or text (for people); "
+	    "the default is\n"
+	    "                      text on a terminal, json otherwise\n"
 	    "  -k, --top N         hits per question (default %d)\n"
 	    "      --mode MODE     hybrid (the default when the store has "
 	    "vectors), vector, or bm25\n"
@@ -428,6 +437,63 @@ embed_question(struct query *qy, const char *q)
 	return 0;
 }
 
+#define SNIPPET	240	/* characters of a hit's text shown in text form */
+
+/* Colour, when it is on: grep's for a file name, dim for the rest. */
+static const char *
+sgr(const struct query *qy, const char *code)
+{
+	return qy->colour ? code : "";
+}
+
+static void
+print_question(const struct query *qy, const char *q)
+{
+	rp_printf(stdout, "%s== %s%s\n", sgr(qy, "\033[1m"), q,
+	    sgr(qy, "\033[0m"));
+}
+
+/*
+ * A hit for people: its rank, doc:line (doc:pN for a page), section and
+ * score, then the start of its text on one line.
+ */
+static void
+print_hit(const struct query *qy, const cJSON *h)
+{
+	const char *text = jsonl_str(h, "text"), *sec = jsonl_str(h, "section");
+	struct buf t = BUF_INIT;
+	double rank = 0, line = 0, page = 0, score = 0;
+	size_t cut;
+	int space = 0;
+
+	jsonl_num(h, "rank", &rank);
+	jsonl_num(h, "line", &line);
+	jsonl_num(h, "page", &page);
+	jsonl_num(h, "score", &score);
+	for (const char *p = text != NULL ? text : ""; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\n' || *p == '\t') {
+			space = t.len > 0;
+			continue;
+		}
+		if (space)
+			buf_addc(&t, ' ');
+		space = 0;
+		buf_addc(&t, *p);
+	}
+	cut = utf8_prefix(buf_str(&t), t.len, SNIPPET);
+	rp_printf(stdout, "%3.0f  %s%s:", rank, sgr(qy, "\033[35m"),
+	    jsonl_str(h, "doc"));
+	if (page > 0)
+		rp_printf(stdout, "p%.0f", page);
+	else
+		rp_printf(stdout, "%.0f", line);
+	rp_printf(stdout, "%s%s%s  %s(%.4g)%s\n     %.*s%s\n",
+	    sgr(qy, "\033[0m"), sec != NULL ? "  " : "", sec != NULL ? sec : "",
+	    sgr(qy, "\033[2m"), score, sgr(qy, "\033[0m"), (int)cut,
+	    buf_str(&t), cut < t.len ? "…" : "");
+	buf_release(&t);
+}
+
 /* Answer one question; fatal store errors exit. */
 static void
 ask(struct query *qy, const char *q, const char *qid)
@@ -462,11 +528,16 @@ ask(struct query *qy, const char *q, const char *qid)
 				i++;
 	}
 	rank(qy, c, n);
+	if (qy->text && qy->headers)
+		print_question(qy, q);
 	for (size_t i = 0; i < n && i < qy->k && !rp_stdout_failed(); i++) {
 		if (store_row_get(qy->store, c[i].id, &row, &err) != 0)
 			fail(&err);
 		h = hit_record(qy, &row, q, qid, i + 1, &c[i]);
-		jsonl_write(stdout, h);
+		if (qy->text)
+			print_hit(qy, h);
+		else
+			jsonl_write(stdout, h);
 		cJSON_Delete(h);
 		store_row_release(&row);
 	}
@@ -585,6 +656,7 @@ main(int argc, char *argv[])
 {
 	struct query qy = { .k = TOP_DEFAULT };
 	struct cfg *c = cfg_new();
+	enum rp_format format = RP_FORMAT_AUTO;
 	struct rp_err err;
 	const char *db = NULL, *w;
 	int ch;
@@ -606,6 +678,9 @@ main(int argc, char *argv[])
 		case OPT_EXPLAIN:
 			qy.explain = 1;
 			break;
+		case OPT_FORMAT:
+			format = rp_parse_format(optarg, "--format");
+			break;
 		case OPT_FILTER:
 			qy.filter = optarg;
 			break;
@@ -622,6 +697,9 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	qy.text = !rp_format_json(format);
+	qy.colour = qy.text && rp_colour(getenv);
+	qy.headers = argc != 1;
 	if (cfg_load(c, getenv, &err) != 0)
 		fail(&err);
 	for (size_t i = 0; (w = cfg_warning(c, i)) != NULL; i++)

@@ -468,6 +468,7 @@ cmd_add(int argc, char **argv, const char *argv0)
 	/* One progress line, the last stage's: it sees what is stored. */
 	args_add(&st[0], "--no-progress");
 	args_add(&st[1], "rag-embed");
+	args_add(&st[1], "--no-progress");
 	args_add(&st[2], "rag-index");
 	i = route_options(argc, argv, r, RP_NELEM(r), st, 3, add_usage,
 	    add_help);

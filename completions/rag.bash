@@ -25,9 +25,9 @@ _ragpipe_options()
 	rag-config)
 		echo "--help --json" ;;
 	rag-embed)
-		echo "--b64 --batch --db --dimensions --doc-prefix --help" \
-		    "--jobs --model --provider --query-prefix --quiet --strict" \
-		    "--verbose --version" ;;
+		echo "--b64 --batch --db --dimensions --doc-prefix --help --jobs" \
+		    "--model --no-progress --progress --provider --query-prefix" \
+		    "--quiet --strict --verbose --version" ;;
 	rag-eval)
 		echo "--db --help --json --mode --per-query --qrels --queries" \
 		    "--quiet --run --top --version" ;;
@@ -39,7 +39,7 @@ _ragpipe_options()
 		    "--help --json --max-size --name --no-progress --null" \
 		    "--overlap --progress --prune --quiet --verbose --version" ;;
 	rag-query)
-		echo "--db --explain --filter --help --mode --quiet --top" \
+		echo "--db --explain --filter --format --help --mode --quiet --top" \
 		    "--version" ;;
 	rag-status)
 		echo "--check --db --help --json" ;;
@@ -79,7 +79,7 @@ _ragpipe_complete()
 		return ;;
 	--format)
 		case $prog in
-		rag-status)
+		rag-status|rag-query)
 			mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur") ;;
 		*)
 			mapfile -t COMPREPLY < <(compgen -W "auto text markdown html code" -- "$cur") ;;

@@ -76,6 +76,8 @@ complete -c rag-answer -l version -d 'show the version'
 
 # rag-embed
 complete -c rag-embed -l b64 -d 'write embedding_b64'
+complete -c rag-embed -l no-progress -d 'never show progress'
+complete -c rag-embed -l progress -d 'always show progress'
 complete -c rag-embed -l batch -x -d 'records embedded together, or texts a request'
 complete -c rag-embed -s d -l db -r -F -d "take vectors from the store's cache"
 complete -c rag-embed -l dimensions -x -d 'vector size'
@@ -141,6 +143,7 @@ complete -c rag-query -f
 complete -c rag-query -s d -l db -r -F -d 'the store'
 complete -c rag-query -l explain -d "add each leg's rank and score"
 complete -c rag-query -l filter -x -d 'only documents matching a glob'
+complete -c rag-query -l format -x -a 'json text' -d 'json or text'
 complete -c rag-query -s h -l help -d 'show help'
 complete -c rag-query -l mode -x -a 'bm25 vector hybrid' -d 'how to search'
 complete -c rag-query -s q -l quiet -d 'print errors only'

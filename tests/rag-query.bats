@@ -155,3 +155,25 @@ vector_store() {
 	run -0 rag status -d "$DB" --json
 	assert_equal "$(jq -r .vectors_fresh <<<"$output")" true
 }
+
+@test "rag-query: text for people on a terminal, records on a pipe; --format chooses" {
+	cp -r "$FIXTURES/docs" docs
+	rag-ingest docs | rag-index -d "$DB"
+	run -0 rag-query -d "$DB" -k 1 boiler
+	assert_equal "$(jq -r .doc <<<"$output")" docs/boiler.html
+	run -0 rag-query -d "$DB" -k 1 --format text boiler
+	assert_equal "${lines[0]}" "  1  docs/boiler.html:6  (1.674)"
+	[[ ${lines[1]} == "     Boiler manual The boiler needs a service every twelve months"* ]]
+	run -0 rag-query -d "$DB" -k 1 --format text boiler bread
+	assert_equal "${lines[0]}" "== boiler"
+	assert_equal "${lines[3]}" "== bread"
+	if command -v script >/dev/null; then
+		run -0 script -qec "rag-query -d $DB -k 1 boiler" /dev/null
+		[[ $output == *$'\e[35mdocs/boiler.html:6\e[0m'* ]]
+		run -0 script -qec "env NO_COLOR=1 rag-query -d $DB -k 1 boiler" /dev/null
+		[[ $output == *"  1  docs/boiler.html:6  (1.674)"* ]]
+		[[ $output != *$'\e['* ]]
+	fi
+	run -2 --separate-stderr rag-query -d "$DB" --format xml boiler
+	assert_equal "$stderr" "rag-query: --format: 'xml' is not text or json"
+}

@@ -52,6 +52,7 @@ struct run {
 	int		 stop;		/* the service failed: read no more */
 	size_t		 run_dim;	/* remote: the size of every vector */
 	long		 embedded, cached, passed, bad, lost, requests;
+	struct rp_progress progress;	/* records embedded */
 };
 
 /* Report a bad record (65 unless CODE says more) and count it. */

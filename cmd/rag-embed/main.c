@@ -21,7 +21,8 @@
 
 enum {
 	OPT_B64 = 256, OPT_BATCH, OPT_DIMENSIONS, OPT_DOC_PREFIX, OPT_JOBS,
-	OPT_MODEL, OPT_PROVIDER, OPT_QUERY_PREFIX, OPT_STRICT, OPT_VERSION
+	OPT_MODEL, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_PROVIDER,
+	OPT_QUERY_PREFIX, OPT_STRICT, OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -33,6 +34,8 @@ static const struct option longopts[] = {
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "jobs",	required_argument,	NULL, OPT_JOBS },
 	{ "model",	required_argument,	NULL, OPT_MODEL },
+	{ "no-progress", no_argument,		NULL, OPT_NO_PROGRESS },
+	{ "progress",	no_argument,		NULL, OPT_PROGRESS },
 	{ "provider",	required_argument,	NULL, OPT_PROVIDER },
 	{ "query-prefix", required_argument,	NULL, OPT_QUERY_PREFIX },
 	{ "quiet",	no_argument,		NULL, 'q' },
@@ -43,11 +46,12 @@ static const struct option longopts[] = {
 };
 
 #define USAGE \
-    "usage: rag-embed [-hqv] [--b64] [--strict] [-d db] [--batch n] " \
-    "[--dimensions n]\n" \
-    "                 [--doc-prefix text] [--jobs n] [--model name] " \
-    "[--provider name]\n" \
-    "                 [--query-prefix text] [file ...]\n"
+    "usage: rag-embed [-hqv] [--b64] [--no-progress] [--progress] " \
+    "[--strict] [-d db]\n" \
+    "                 [--batch n] [--dimensions n] [--doc-prefix text] " \
+    "[--jobs n]\n" \
+    "                 [--model name] [--provider name] " \
+    "[--query-prefix text] [file ...]\n"
 
 static _Noreturn void
 usage(void)
@@ -84,6 +88,9 @@ help(void)
 	    "openai or ollama\n"
 	    "      --query-prefix TEXT  the prefix rag-query puts before "
 	    "questions\n"
+	    "      --no-progress, --progress\n"
+	    "                        never, or always, show progress "
+	    "(default: on a terminal)\n"
 	    "  -q, --quiet           print errors only\n"
 	    "      --strict          stop at the first bad record\n"
 	    "  -v, --verbose         print a summary even when stderr is not "
@@ -232,6 +239,7 @@ flush(struct run *r)
 		else if (!it->failed) {
 			r->embedded++;
 			r->cached += it->cached;
+			rp_progress_add(&r->progress, 1, 0);
 		}
 		cJSON_Delete(it->rec);
 		buf_release(&it->out);
@@ -471,7 +479,7 @@ main(int argc, char *argv[])
 	const char *db = NULL;
 	size_t dims = 0, batch = 0;
 	double t0 = rp_now();
-	int ch;
+	int ch, progress = -1;
 
 	rp_init(argv[0]);
 	memset(&r, 0, sizeof(r));
@@ -509,6 +517,12 @@ main(int argc, char *argv[])
 		case OPT_MODEL:
 			cfg_set_flag(c, CFG_EMBED_MODEL, optarg, "--model");
 			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
 		case OPT_PROVIDER:
 			cfg_set_flag(c, CFG_EMBED_PROVIDER, optarg,
 			    "--provider");
@@ -545,7 +559,10 @@ main(int argc, char *argv[])
 		remote_setup(&r, c, db);
 	}
 	r.items = xcalloc(r.cap, sizeof(*r.items));
+	rp_progress_start(&r.progress, progress == 1 || (progress == -1 &&
+	    rp_stderr_tty && rp_verbosity > 0), "records embedded", 0);
 	run_files(&r, argc, argv);
+	rp_progress_end(&r.progress);
 	if (r.lost > 0)
 		rp_warn("%ld records were not embedded: the model server "
 		    "failed", r.lost);
