@@ -61,8 +61,9 @@ struct group {
 };
 
 /*
- * A whole document ready to be written, or a deletion (DELETE set, G
- * names the document), waiting for its batch.  Batches are gathered in
+ * A whole document ready to be written, a deletion (DELETE set, G names
+ * the document) or new file times for an unchanged one (TOUCH), waiting
+ * for its batch.  Batches are gathered in
  * memory and written in one go, so the store's write lock is never held
  * while rag-index waits for input (another writer would wait too).
  */
@@ -73,7 +74,13 @@ struct op {
 	float		**raw;		/* vectors as sent, for the cache */
 	unsigned char	(*hash)[STORE_HASH_LEN];	/* their keys */
 	size_t		 bytes;
-	int		 delete;
+	int		 delete, touch;
+	int64_t		 mtime, size;	/* TOUCH */
+};
+
+/* What a batch did; added to the summary once it is committed. */
+struct tally {
+	long		 docs, chunks, deleted, absent, touched;
 };
 
 struct index {
@@ -88,7 +95,8 @@ struct index {
 	size_t		 nops, batch_bytes;
 	double		 batch_t0;	/* when its first op came */
 	/* The summary, of what was committed. */
-	long		 docs, chunks, deleted, absent, bad, incomplete;
+	struct tally	 done;
+	long		 bad, incomplete;
 	double		 t0;
 	struct rp_progress progress;	/* chunks committed */
 };
@@ -137,7 +145,9 @@ help(void)
 	    "Records come from the files named, or standard input.  Each "
 	    "document's chunks\n"
 	    "replace its old ones in one transaction; {\"op\":\"delete\","
-	    "\"doc\":PATH} removes one.\n"
+	    "\"doc\":PATH} removes one,\n"
+	    "{\"op\":\"touch\",...} records new file times "
+	    "(see ragpipe-format(5)).\n"
 	    "Exit status: 0 ok, 1 failure, 2 usage, 65 some records were "
 	    "bad, 69 the store\n"
 	    "stayed locked by another writer, 74 I/O error, 128+N stopped "
@@ -525,8 +535,7 @@ bad:
 
 /* Write one batch-mate; data problems are reported, others fatal. */
 static void
-apply(struct index *ix, struct op *op, long *docs, long *chunks,
-    long *deleted, long *absent)
+apply(struct index *ix, struct op *op, struct tally *t)
 {
 	struct rp_err err;
 	int rc;
@@ -534,7 +543,15 @@ apply(struct index *ix, struct op *op, long *docs, long *chunks,
 	if (op->delete) {
 		if ((rc = store_delete_doc(ix->store, op->g.doc, &err)) < 0)
 			fatal(ix, &err);
-		*(rc > 0 ? deleted : absent) += 1;
+		*(rc > 0 ? &t->deleted : &t->absent) += 1;
+		return;
+	}
+	/* A touch for a document not there (deleted since) is no news. */
+	if (op->touch) {
+		if ((rc = store_touch_doc(ix->store, op->g.doc, op->mtime,
+		    op->size, &err)) < 0)
+			fatal(ix, &err);
+		t->touched += rc;
 		return;
 	}
 	if (store_put_doc(ix->store, &op->d, op->c, op->g.n, &err) != 0) {
@@ -547,8 +564,8 @@ apply(struct index *ix, struct op *op, long *docs, long *chunks,
 	}
 	if (cache_vectors(ix, op, &err) != 0)
 		fatal(ix, &err);
-	*docs += 1;
-	*chunks += (long)op->g.n;
+	t->docs++;
+	t->chunks += (long)op->g.n;
 }
 
 /* Write the batch gathered so far in one transaction. */
@@ -556,7 +573,7 @@ static void
 flush(struct index *ix)
 {
 	struct rp_err err;
-	long docs = 0, chunks = 0, deleted = 0, absent = 0;
+	struct tally t = { 0, 0, 0, 0, 0 };
 
 	if (ix->nops == 0)
 		return;
@@ -565,7 +582,7 @@ flush(struct index *ix)
 		fatal(ix, &err);
 	ix->in_tx = 1;
 	for (size_t i = 0; i < ix->nops && !interrupted; i++)
-		apply(ix, &ix->ops[i], &docs, &chunks, &deleted, &absent);
+		apply(ix, &ix->ops[i], &t);
 	if (interrupted)
 		stopped(ix);
 	if (store_commit(ix->store, &err) != 0) {
@@ -573,13 +590,15 @@ flush(struct index *ix)
 		fatal(ix, &err);
 	}
 	ix->in_tx = 0;
-	ix->docs += docs;
-	ix->chunks += chunks;
-	rp_progress_add(&ix->progress, (uint64_t)chunks, 0);
-	ix->deleted += deleted;
-	ix->absent += absent;
-	committed_docs = (sig_atomic_t)RP_MIN(ix->docs, (long)INT_MAX);
-	committed_deletes = (sig_atomic_t)RP_MIN(ix->deleted, (long)INT_MAX);
+	ix->done.docs += t.docs;
+	ix->done.chunks += t.chunks;
+	rp_progress_add(&ix->progress, (uint64_t)t.chunks, 0);
+	ix->done.deleted += t.deleted;
+	ix->done.absent += t.absent;
+	ix->done.touched += t.touched;
+	committed_docs = (sig_atomic_t)RP_MIN(ix->done.docs, (long)INT_MAX);
+	committed_deletes = (sig_atomic_t)RP_MIN(ix->done.deleted,
+	    (long)INT_MAX);
 	in_store = 0;
 	if (interrupted)
 		stopped(ix);
@@ -665,6 +684,47 @@ do_delete(struct index *ix, const char *doc, const char *where)
 	queued(ix);
 }
 
+/* Field KEY of REC as a whole number of at least 0 into *V, or -1. */
+static int
+whole(const cJSON *rec, const char *key, int64_t *v, struct rp_err *err)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, key);
+
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= 0 &&
+	    n->valuedouble < 9e15) ||
+	    n->valuedouble != (double)(int64_t)n->valuedouble)
+		return rp_err_set(err, RP_EXIT_DATA, "'%s' is not a whole "
+		    "number", key);
+	*v = (int64_t)n->valuedouble;
+	return 0;
+}
+
+/*
+ * {"op":"touch","doc":...,"mtime":...,"size":...}: rag-ingest -d found
+ * the file's content unchanged under new times; record them, so that
+ * the next run trusts them and does not read the file again.
+ */
+static int
+do_touch(struct index *ix, const cJSON *rec, const char *doc,
+    const char *where, struct rp_err *err)
+{
+	struct op *op;
+	int64_t mtime, size;
+
+	if (whole(rec, "mtime", &mtime, err) != 0 ||
+	    whole(rec, "size", &size, err) != 0)
+		return -1;
+	op = new_op(ix);
+	memset(op, 0, sizeof(*op));
+	op->touch = 1;
+	op->mtime = mtime;
+	op->size = size;
+	op->g.doc = xstrdup(doc);
+	snprintf(op->g.where, sizeof(op->g.where), "%s", where);
+	queued(ix);
+	return 0;
+}
+
 /* Check a chunk record; 0 if usable, else -1 with ERR filled. */
 static int
 check_chunk(const cJSON *rec, long *expect, struct rp_err *err)
@@ -710,13 +770,18 @@ add_record(struct index *ix, cJSON *rec, const char *where)
 		goto reject;
 	}
 	if (op != NULL) {
-		if (strcmp(op, "delete") != 0) {
+		if (strcmp(op, "delete") != 0 && strcmp(op, "touch") != 0) {
 			rp_err_set(&err, RP_EXIT_DATA, "%s: unknown op '%s'",
 			    where, op);
 			goto reject;
 		}
 		flush_open_groups(ix, NULL);
-		do_delete(ix, doc, where);
+		if (strcmp(op, "delete") == 0)
+			do_delete(ix, doc, where);
+		else if (do_touch(ix, rec, doc, where, &err) != 0) {
+			rp_err_prefix(&err, "%s", where);
+			goto reject;
+		}
 		cJSON_Delete(rec);
 		return;
 	}
@@ -785,16 +850,18 @@ summary(struct index *ix)
 	double secs = rp_now() - ix->t0;
 
 	rp_note("%s: indexed %ld documents (%ld chunks), deleted %ld, "
-	    "not found %ld, bad records %ld, %.2f s", ix->dbpath, ix->docs,
-	    ix->chunks, ix->deleted, ix->absent, ix->bad, secs);
+	    "not found %ld, touched %ld, bad records %ld, %.2f s", ix->dbpath,
+	    ix->done.docs, ix->done.chunks, ix->done.deleted, ix->done.absent,
+	    ix->done.touched, ix->bad, secs);
 	if (!ix->json)
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "db", ix->dbpath);
-	cJSON_AddNumberToObject(o, "documents", (double)ix->docs);
-	cJSON_AddNumberToObject(o, "chunks", (double)ix->chunks);
-	cJSON_AddNumberToObject(o, "deleted", (double)ix->deleted);
-	cJSON_AddNumberToObject(o, "not_found", (double)ix->absent);
+	cJSON_AddNumberToObject(o, "documents", (double)ix->done.docs);
+	cJSON_AddNumberToObject(o, "chunks", (double)ix->done.chunks);
+	cJSON_AddNumberToObject(o, "deleted", (double)ix->done.deleted);
+	cJSON_AddNumberToObject(o, "not_found", (double)ix->done.absent);
+	cJSON_AddNumberToObject(o, "touched", (double)ix->done.touched);
 	cJSON_AddNumberToObject(o, "bad", (double)ix->bad);
 	cJSON_AddNumberToObject(o, "incomplete", (double)ix->incomplete);
 	cJSON_AddNumberToObject(o, "seconds", (double)(long)(secs * 1000) /

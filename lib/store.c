@@ -33,6 +33,7 @@ enum stmt {
 	DOC_INSERT,
 	DOC_UPDATE,
 	DOC_DELETE,
+	DOC_TOUCH,
 	CHUNKS_OF,
 	CHUNKS_DELETE,
 	CHUNK_INSERT,
@@ -62,6 +63,7 @@ static const char *const sql[NSTMT] = {
 	[DOC_UPDATE] = "UPDATE docs SET title = ?2, sha256 = ?3, mtime = ?4, "
 	    "size = ?5, nchunks = ?6, indexed = ?7 WHERE id = ?1",
 	[DOC_DELETE] = "DELETE FROM docs WHERE id = ?1",
+	[DOC_TOUCH] = "UPDATE docs SET mtime = ?2, size = ?3 WHERE path = ?1",
 	[CHUNKS_OF] = "SELECT id, section, body FROM chunks WHERE doc = ?1",
 	[CHUNKS_DELETE] = "DELETE FROM chunks WHERE doc = ?1",
 	[CHUNK_INSERT] = "INSERT INTO chunks(doc, seq, start_byte, end_byte, "
@@ -1207,6 +1209,22 @@ store_delete_doc(struct store *s, const char *path, struct rp_err *err)
 		return -1;
 	s->vec_dirty = 1;
 	return 1;
+}
+
+int
+store_touch_doc(struct store *s, const char *path, int64_t mtime,
+    int64_t size, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (lost_tx(s, err) != 0 || (st = stmt(s, DOC_TOUCH, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, mtime);
+	sqlite3_bind_int64(st, 3, size);
+	if (step_done(s, st, err, "update document") != 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
 }
 
 static const char *

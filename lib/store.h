@@ -176,6 +176,13 @@ int		 store_put_doc(struct store *s, const struct store_doc *doc,
  */
 int		 store_delete_doc(struct store *s, const char *path,
 		    struct rp_err *err);
+/*
+ * Record that document PATH's file now has MTIME and SIZE (its content
+ * is unchanged: see rag-ingest -d), in the open transaction.  Returns 1
+ * if the store has it, 0 if not, -1 on failure.
+ */
+int		 store_touch_doc(struct store *s, const char *path,
+		    int64_t mtime, int64_t size, struct rp_err *err);
 
 /*
  * Look document PATH up: 1 with *DI filled (its strings lent until the

@@ -5,8 +5,8 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 # make_tree DIR N: N small Markdown documents, modified an hour ago (so
-# that none is read in the second it was written, which rag-ingest -d
-# would look at twice).
+# that none is read in the second it was written, which the store would
+# not trust: see rag-ingest(1)).
 make_tree() {
 	local i
 	mkdir -p "$1"
@@ -58,11 +58,19 @@ hold_lock() {
 	[[ $(cat ingest.err) == *"scanned 40, new 0, changed 0, unchanged 40, skipped 0, deleted 0; 0 chunks"* ]]
 	[[ $(cat embed.err) == *"0 records embedded"* ]]
 	[[ $(cat index.err) == *"indexed 0 documents (0 chunks)"* ]]
-	# Touched, not changed: read and hashed, still nothing to print.
+	# Touched, not changed: read and hashed, no chunk records, only
+	# the new time for the store, which then trusts it.
 	touch -d '10 minutes ago' tree/d3.md
 	pipeline tree
-	assert_equal "$(wc -c <ingest.out)" 0
+	assert_equal "$(cat ingest.out)" \
+	    "{\"op\":\"touch\",\"doc\":\"tree/d3.md\",\"mtime\":$(stat -c %Y tree/d3.md),\"size\":$(stat -c %s tree/d3.md)}"
 	[[ $(cat ingest.err) == *"unchanged 40"* ]]
+	[[ $(cat embed.err) == *"0 records embedded"* ]]
+	[[ $(cat index.err) == *"indexed 0 documents (0 chunks), deleted 0, not found 0, touched 1,"* ]]
+	assert_equal "$(sqlite3 "$DB" "SELECT mtime FROM docs WHERE path = 'tree/d3.md'")" \
+	    "$(stat -c %Y tree/d3.md)"
+	pipeline tree
+	assert_equal "$(wc -c <ingest.out)" 0
 	# --force prints everything all the same.
 	rag-ingest -d "$DB" --force tree >forced.out
 	assert_equal "$(jq -r .doc forced.out | sort -u | wc -l)" 40

@@ -92,7 +92,25 @@ load helpers
 
 @test "rag-index: -v prints the summary on stderr" {
 	run -0 --separate-stderr rag-index -v -d "$DB" <<<'{"doc":"a","text":"x"}'
-	[[ $stderr == "rag-index: $DB: indexed 1 documents (1 chunks), deleted 0, not found 0, bad records 0, "*" s" ]]
+	[[ $stderr == "rag-index: $DB: indexed 1 documents (1 chunks), deleted 0, not found 0, touched 0, bad records 0, "*" s" ]]
+}
+
+@test "rag-index: a touch record gives a document new file times, nothing else" {
+	printf '%s\n' '{"doc":"a","text":"alpha","mtime":100,"size":5}' >in
+	rag-index -d "$DB" <in
+	before=$(sqlite3 "$DB" "SELECT value FROM meta WHERE key = 'vec_gen'")
+	printf '%s\n' '{"op":"touch","doc":"a","mtime":200,"size":6}' \
+	    '{"op":"touch","doc":"gone","mtime":1,"size":1}' \
+	    '{"op":"touch","doc":"a","mtime":"soon","size":6}' \
+	    '{"op":"touch","doc":"a","mtime":300}' >touch
+	run -65 --separate-stderr rag-index -d "$DB" --json <touch
+	assert_equal "${stderr_lines[0]}" "rag-index: <stdin>:3: 'mtime' is not a whole number"
+	assert_equal "${stderr_lines[1]}" "rag-index: <stdin>:4: 'size' is not a whole number"
+	assert_equal "$(jq -c '[.documents, .touched, .bad]' <<<"$output")" "[0,1,2]"
+	assert_equal "$(sqlite3 "$DB" "SELECT path, mtime, size, nchunks FROM docs")" "a|200|6|1"
+	assert_equal "$(sqlite3 "$DB" "SELECT value FROM meta WHERE key = 'vec_gen'")" "$before"
+	run -0 rag-query -d "$DB" alpha
+	assert_equal "$(jq -r .doc <<<"$output")" a
 }
 
 @test "rag-index: --strict stops at the first bad record and commits nothing of the batch" {

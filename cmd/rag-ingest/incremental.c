@@ -1,7 +1,7 @@
 /*
  * rag-ingest: what the store has already (-d): documents unchanged since
- * they were indexed are skipped, racy files looked at twice, and
- * documents no longer found are pruned.
+ * they were indexed are skipped, and documents no longer found are
+ * pruned.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -94,48 +94,16 @@ judge(struct ingest *ig, int found, const struct store_docinfo *have,
 }
 
 void
-racy_add(struct ingest *ig, const char *path, const char *doc,
-    const struct stat *sb)
+touch(const char *doc, const struct stat *sb)
 {
-	ig->racy = xreallocarray(ig->racy, ig->nracy + 1, sizeof(*ig->racy));
-	ig->racy[ig->nracy].path = xstrdup(path);
-	ig->racy[ig->nracy].doc = xstrdup(doc);
-	ig->racy[ig->nracy++].sb = *sb;
-}
+	cJSON *r = cJSON_CreateObject();
 
-/*
- * Files read in the second they were modified (struct racy): wait until
- * that second is surely over (the file system's clock may lag ours a
- * little), and print again those that changed meanwhile, so that the
- * store never keeps a version older than the file's size and mtime say.
- */
-void
-recheck(struct ingest *ig)
-{
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
-	struct stat sb;
-	time_t until = 0;
-	struct racy *r;
-
-	/* Racy mtimes are this second or the next: at most 3 s to wait. */
-	for (size_t i = 0; i < ig->nracy; i++)
-		until = RP_MAX(until, ig->racy[i].sb.st_mtime + 2);
-	until = RP_MIN(until, time(NULL) + 3);
-	while (ig->nracy > 0 && time(NULL) < until)
-		nanosleep(&nap, NULL);
-	for (size_t i = 0; i < ig->nracy; i++) {
-		r = &ig->racy[i];
-		if (!rp_stdout_failed() && stat(r->path, &sb) == 0 &&
-		    (sb.st_ino != r->sb.st_ino || sb.st_size != r->sb.st_size ||
-		    sb.st_mtim.tv_sec != r->sb.st_mtim.tv_sec ||
-		    sb.st_mtim.tv_nsec != r->sb.st_mtim.tv_nsec))
-			ingest_file(ig, r->path, r->doc, 1);
-		free(r->path);
-		free(r->doc);
-	}
-	free(ig->racy);
-	ig->racy = NULL;
-	ig->nracy = 0;
+	cJSON_AddStringToObject(r, "op", "touch");
+	cJSON_AddStringToObject(r, "doc", doc);
+	cJSON_AddNumberToObject(r, "mtime", (double)sb->st_mtime);
+	cJSON_AddNumberToObject(r, "size", (double)sb->st_size);
+	jsonl_write(stdout, r);
+	cJSON_Delete(r);
 }
 
 /*

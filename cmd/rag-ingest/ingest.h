@@ -21,16 +21,6 @@ struct strs {
 	size_t		 n;
 };
 
-/*
- * A file read in the second it was last modified (by the coarse clock):
- * it may change again within that second and keep its mtime, so it is
- * looked at again once that second is surely over (see recheck).
- */
-struct racy {
-	char		*path, *doc;
-	struct stat	 sb;
-};
-
 struct ingest {
 	struct chunk_opts co;
 	enum extract_format format;	/* EXTRACT_AUTO: from each path */
@@ -45,8 +35,6 @@ struct ingest {
 	struct strs	 roots;		/* the paths given, for --prune */
 	struct strs	 seen;		/* documents the walk found */
 	struct strs	 kept;		/* paths that could not be read */
-	struct racy	*racy;
-	size_t		 nracy;
 	long		 scanned, new, changed, unchanged, deleted;
 	struct convert	*conv;		/* PDF, DOCX, ... and --convert */
 	struct rp_progress progress;
@@ -63,10 +51,9 @@ char	*normalize(const char *path);
 int	cmp_name(const void *a, const void *b);
 /*
  * Read file PATH and print it as document DOC, unless -d finds it
- * unchanged; AGAIN prints it regardless (a racy file's second look).
+ * unchanged (then at most a touch record: see touch).
  */
-void	ingest_file(struct ingest *ig, const char *path, const char *doc,
-	    int again);
+void	ingest_file(struct ingest *ig, const char *path, const char *doc);
 
 /* incremental.c */
 
@@ -94,11 +81,11 @@ int	lookup(struct ingest *ig, const char *doc,
  */
 int	judge(struct ingest *ig, int found, const struct store_docinfo *have,
 	    const char *sha, const char *title);
-/* Remember a file read in the second it was modified (struct racy). */
-void	racy_add(struct ingest *ig, const char *path, const char *doc,
-	    const struct stat *sb);
-/* Look at racy files again once their second is over; print changes. */
-void	recheck(struct ingest *ig);
+/*
+ * Print {"op":"touch"} for document DOC, found unchanged in content
+ * but not in size or mtime (from SB), so that the store learns them.
+ */
+void	touch(const char *doc, const struct stat *sb);
 /* --prune: print deletions for documents the walk no longer found. */
 void	prune(struct ingest *ig);
 

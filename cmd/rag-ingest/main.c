@@ -408,10 +408,18 @@ read_all(int fd, struct buf *b, size_t max)
 /*
  * Ingest file PATH as DOC.  With -d, a file the store has with the same
  * size and mtime is not even read, and one with the same SHA-256 is not
- * printed.  AGAIN: a second look at a racy file, printed regardless.
+ * printed.
+ *
+ * A file modified in the second it is read (by the file system's coarse
+ * clock) may change again without its size and mtime showing it: it is
+ * racy (git's word).  Its record leaves out "size", so that the store
+ * does not trust its times and the next run compares its content.  A
+ * file whose content is unchanged but whose times are not (touched, or
+ * racy before) gets a touch record instead, once it is not racy, so that
+ * the run after it need not read the file.
  */
 void
-ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
+ingest_file(struct ingest *ig, const char *path, const char *doc)
 {
 	const struct convert_rule *rule = NULL;
 	struct store_docinfo have;
@@ -420,9 +428,9 @@ ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 	struct buf b = BUF_INIT;
 	struct stat sb;
 	time_t t0 = time(NULL);
-	int fd, rc, found = 0, off;
+	int fd, rc, found = 0, off, racy;
 
-	ig->scanned += !again;
+	ig->scanned++;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		/* Gone since the directory was read: not seen, pruned. */
 		if (errno != ENOENT)
@@ -443,13 +451,11 @@ ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 		close(fd);
 		return;
 	}
-	/*
-	 * A file modified this second may change again unseen, and one
-	 * from the future might too: read them.
-	 */
-	if (!again && (found = lookup(ig, doc, &have)) && !ig->force &&
+	/* Modified this second or the last, or in the future. */
+	racy = sb.st_mtime + 1 >= t0;
+	if ((found = lookup(ig, doc, &have)) && !ig->force &&
 	    have.size == (int64_t)sb.st_size &&
-	    have.mtime == (int64_t)sb.st_mtime && sb.st_mtime + 1 < t0) {
+	    have.mtime == (int64_t)sb.st_mtime && !racy) {
 		seen(ig, doc);
 		ig->unchanged++;
 		close(fd);
@@ -470,22 +476,21 @@ ingest_file(struct ingest *ig, const char *path, const char *doc, int again)
 	} else {
 		seen(ig, doc);
 		sha256_hex(b.data, b.len, hex);
-		if (again || judge(ig, found, &have, hex, NULL)) {
+		if (judge(ig, found, &have, hex, NULL)) {
 			memset(&di, 0, sizeof(di));
 			di.doc = doc;
 			di.sha256 = hex;
 			di.mtime = (long long)sb.st_mtime;
-			di.size = (long long)b.len;
+			di.size = racy ? -1 : (long long)b.len;
 			di.format = ig->format;
 			if (rule != NULL)
 				ingest_converted(ig, &di, rule, path);
 			else
 				ingest_bytes(ig, &di, b.data != NULL ?
 				    b.data : "", b.len);
-		}
-		if (ig->incremental && !again && sb.st_mtime + 1 >= t0 &&
-		    sb.st_mtime <= t0 + 1)
-			racy_add(ig, path, doc, &sb);
+		} else if (!racy && (have.size != (int64_t)sb.st_size ||
+		    have.mtime != (int64_t)sb.st_mtime))
+			touch(doc, &sb);
 	}
 	buf_release(&b);
 }
@@ -566,7 +571,7 @@ ingest_path(struct ingest *ig, const char *path, int top)
 		return;
 	}
 	doc = normalize(path);
-	ingest_file(ig, path, doc, 0);
+	ingest_file(ig, path, doc);
 	free(doc);
 }
 
@@ -879,7 +884,6 @@ main(int argc, char *argv[])
 		ingest_jsons(&ig, argc, argv);
 	else
 		ingest_paths(&ig, argc, argv, files_from, delim);
-	recheck(&ig);
 	if (ig.prune && !rp_stdout_failed())
 		prune(&ig);
 	rp_progress_end(&ig.progress);
