@@ -122,7 +122,7 @@ demo:
 	    $(O)/demo-docs
 	@mkdir -p $(O)/demo-docs
 	@for m in man/*.[157]; do \
-	    mandoc -T markdown $$m >$(O)/demo-docs/$$(basename $$m).md; \
+	    mandoc -T html $$m >$(O)/demo-docs/$$(basename $$m).html; \
 	done
 	$(O)/rag add -d $(DEMO_DB) README.md $(O)/demo-docs
 	$(O)/rag status --format text -d $(DEMO_DB)

@@ -49,6 +49,14 @@ Sources:
 	assert_equal "${lines[0]}" "The boiler pressure should stay between 1 and 1.5 bar [1]."
 }
 
+@test "rag-answer: a line leading into an unmarked list is taken for a fragment" {
+	hit a.md $'The boiler pressure is checked by the engineer for each of the\n\nvalves under the sink; twice a year.\n\nThe boiler pressure should stay between 1 and 1.5 bar.' >"$T/in"
+	run -0 rag-answer --sentences 1 <"$T/in"
+	assert_equal "${lines[0]}" "The boiler pressure should stay between 1 and 1.5 bar [1]."
+	run -0 rag-answer --sentences 2 <"$T/in"
+	assert_equal "${lines[0]}" "The boiler pressure is checked by the engineer for each of the… [1] The boiler pressure should stay between 1 and 1.5 bar [1]."
+}
+
 @test "rag-answer: sentences keep source order and text order, sources numbered as cited" {
 	{
 		hit a.md "Intro text here. The boiler is old." "boiler pressure" '{start: 100, line: 5}'

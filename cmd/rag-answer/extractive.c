@@ -348,6 +348,36 @@ line_at(struct split *sp, size_t off)
 	return sp->line == 0 ? 0 : sp->line + sp->nl;
 }
 
+/*
+ * 1 if the unpunctuated text T[0..N) cannot end a sentence, so that it
+ * leads into what follows (a list the extraction left unmarked, say):
+ * it ends in a comma, colon or semicolon, or in a word such as "the",
+ * "of" or "that".
+ */
+static int
+leads_on(const char *t, size_t n)
+{
+	static const char *const words[] = {	/* sorted */
+		"a", "an", "and", "because", "but", "by", "for", "from",
+		"if", "into", "its", "nor", "of", "or", "than", "that",
+		"the", "their", "to", "whether", "which", "whose", "with",
+	};
+	char w[16];
+	size_t i = n, k;
+
+	if (n > 0 && (t[n - 1] == ',' || t[n - 1] == ':' || t[n - 1] == ';'))
+		return 1;
+	while (i > 0 && ((t[i - 1] >= 'a' && t[i - 1] <= 'z') ||
+	    (t[i - 1] >= 'A' && t[i - 1] <= 'Z')) && n - i < sizeof(w) - 1)
+		i--;
+	if (i == n || (i > 0 && !is_space((unsigned char)t[i - 1])))
+		return 0;
+	for (k = 0; i + k < n; k++)
+		w[k] = (char)(t[i + k] | 0x20);
+	w[k] = '\0';
+	return in_list(w, words, RP_NELEM(words));
+}
+
 /* End the pending sentence at sp->se; TERM: it ended with punctuation. */
 static void
 emit(struct split *sp, int term)
@@ -382,7 +412,8 @@ emit(struct split *sp, int term)
 	if (sp->mid && off == sp->first && sp->t[off] >= 'a' &&
 	    sp->t[off] <= 'z')
 		s->frag |= FRAG_HEAD;
-	if (!term && !sp->list && sp->se == sp->last)
+	if (!term && !sp->list && (sp->se == sp->last ||
+	    leads_on(sp->t + off, n)))
 		s->frag |= FRAG_TAIL;
 }
 
