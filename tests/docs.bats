@@ -119,6 +119,52 @@ example_dir() {
 	[ "$n" -gt 0 ]
 }
 
+# The commands of README.md's sh blocks, NUL-terminated, a line ending
+# in a backslash joined to the next.
+readme_commands() {
+	awk 'function out() { if (cmd != "") printf "%s%c", cmd, 0; cmd = "" }
+	    /^```sh/ {sh = 1; next}
+	    /^```/ {sh = 0; next}
+	    !sh || /^#/ || /^$/ {next}
+	    {cmd = cmd $0; if (cmd ~ /\\$/) cmd = cmd "\n"; else out()}' "$ROOT/README.md"
+}
+
+@test "docs: every README example runs and succeeds, in order, as a session" {
+	start_fake
+	export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config
+	mkdir -p "$HOME/letters" "$HOME/docs" "$T/srv/docs"
+	cp -r "$FIXTURES/docs" "$HOME/notes"
+	cp "$FIXTURES/docs/boiler.html" "$HOME/docs"
+	cp "$FIXTURES/docs/lease.md" "$T/srv/docs"
+	cd "$T"
+	n=0
+	while IFS= read -r -d '' cmd; do
+		case $cmd in
+		# Not here: make (this is make check), model downloads and
+		# servers (the fake one stands in for them).
+		make*|"sudo make"*|"ollama pull"*|llama-server*) continue ;;
+		esac
+		# A crontab line: its command, with /srv in the test's place.
+		if [[ $cmd =~ ^[0-9*]+\ [0-9*]+\ [0-9*]+\ [0-9*]+\ [0-9*]+\ (.*) ]]; then
+			cmd=${BASH_REMATCH[1]//\/srv\//$T/srv/}
+		fi
+		cmd=${cmd//127.0.0.1:8080/127.0.0.1:$FAKE_PORT}
+		n=$((n + 1))
+		run bash -e -o pipefail -c "$cmd"
+		if [ "$status" -ne 0 ]; then
+			echo "README.md: exit $status: $cmd"
+			echo "$output"
+			return 1
+		fi
+		# What an export sets holds for the commands after it.
+		[[ $cmd == export\ * ]] && eval "$cmd"
+	done < <(readme_commands)
+	[ "$n" -ge 15 ]
+	# The cron line indexed /srv/docs.
+	run -0 rag-query -d "$T/srv/kb.db" -k 1 lease
+	[[ $output == *'"doc":"'"$T"'/srv/docs/lease.md"'* ]]
+}
+
 @test "docs: the zsh completion completes options, values and commands" {
 	command -v zsh >/dev/null || skip "zsh is not installed (make deps)"
 	run -0 timeout 30 zsh -f "$ROOT/tests/lib/zcomp.zsh" "$ROOT/completions" 'rag-query --mo' '--mode*how to search'
