@@ -121,4 +121,33 @@ int		 provider_embed_one(struct http *h,
 		    const struct provider_embed *e, const char *text, size_t n,
 		    float **v, size_t *dim, struct rp_err *err);
 
+/*
+ * What one event of a streamed chat reply says: OpenAI's SSE events
+ * ({"choices":[{"delta":{"content":...},"finish_reason":...}],
+ * "usage":...} or "[DONE]"), Ollama's NDJSON lines
+ * ({"message":{"content":...},"done":...,"done_reason":...,
+ * "prompt_eval_count":...,"eval_count":...}); both may carry an
+ * {"error":...} instead, when the model fails after the reply began.
+ */
+struct provider_event {
+	struct buf	*text;		/* the answer's next words: appended */
+	int		 done;		/* the reply's last event came */
+	int		 cut;		/* ended by the model's length limit */
+	long		 prompt_tokens;	/* as the server counted; -1: not said */
+	long		 completion_tokens;
+};
+
+/*
+ * Read event DATA[0..N) of a chat reply that P's server streams, from
+ * URL (for messages), into EV: text is appended to EV->text, the other
+ * fields are set when the event says so and left alone otherwise.
+ * DATA need not be NUL-terminated.  0, or -1 with ERR filled
+ * (RP_EXIT_UNAVAIL): an event that is not a JSON object, or an error
+ * the server sent in the middle of the stream ("URL: the stream broke
+ * off: its message").
+ */
+int		 provider_chat_event(enum provider p, const char *url,
+		    const char *data, size_t n, struct provider_event *ev,
+		    struct rp_err *err);
+
 #endif /* PROVIDER_H */
