@@ -143,7 +143,7 @@ help(void)
 	    "by signal N\n"
 	    "(SIGINT 130, SIGTERM 143): nothing but whole batches was "
 	    "committed.\n", WAIT_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 static int
@@ -779,7 +779,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("rag-index (ragpipe) %s\n", RP_VERSION);
-			return 0;
+			return rp_finish(0);
 		case OPT_WAIT:
 			wait = rp_parse_ulong(optarg, 0, 86400, "--wait");
 			break;

@@ -137,7 +137,7 @@ help(void)
 	    "69 a converter is not installed, 74 some files could not be "
 	    "read.\n", CHUNK_SIZE_DEFAULT,
 	    MAX_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 void
@@ -858,7 +858,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-ingest (ragpipe) %s\n", RP_VERSION);
 			convert_free(ig.conv);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}
