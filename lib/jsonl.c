@@ -9,6 +9,7 @@
 #include "rp.h"
 #include "buf.h"
 #include "embed.h"
+#include "utf8.h"
 #include "jsonl.h"
 
 #define BLOCK	(64 * 1024)
@@ -200,9 +201,17 @@ blank(const char *s, size_t n)
 cJSON *
 jsonl_parse(const char *s, size_t n, const char **why)
 {
+	struct buf fixed = BUF_INIT;
 	const char *end = NULL;
 	cJSON *o;
 
+	/* Records are UTF-8 (ragpipe-format(5)): repair, as documents. */
+	if (utf8_span(s, n) != n) {
+		utf8_repair(&fixed, s, n);
+		o = jsonl_parse(fixed.data, fixed.len, why);
+		buf_release(&fixed);
+		return o;
+	}
 	o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
 	if (o == NULL) {
 		*why = "not valid JSON";
@@ -259,13 +268,25 @@ jsonl_lineno(const struct jsonl *r)
 int
 jsonl_write(FILE *f, const cJSON *obj)
 {
+	struct buf fixed = BUF_INIT;
 	char *s;
+	size_t n;
 	int rc;
 
 	s = cJSON_PrintUnformatted(obj);
 	if (s == NULL)
 		return -1;
-	rc = rp_write(f, s, strlen(s));
+	n = strlen(s);
+	/*
+	 * What we write is UTF-8 whatever came in (a file name, an
+	 * argument): cJSON passes bytes through as they are.
+	 */
+	if (utf8_span(s, n) != n) {
+		utf8_repair(&fixed, s, n);
+		rc = rp_write(f, fixed.data, fixed.len);
+		buf_release(&fixed);
+	} else
+		rc = rp_write(f, s, n);
 	cJSON_free(s);
 	if (rc == 0)
 		rc = rp_write(f, "\n", 1);

@@ -187,6 +187,12 @@ json_string(struct buf *out, const char *s, size_t n)
 	buf_addc(out, '"');
 }
 
+size_t
+provider_embed_reply_max(size_t n)
+{
+	return ((size_t)1 << 20) + RP_MIN(n, (size_t)4096) * ((size_t)2 << 20);
+}
+
 void
 provider_embed_body(const struct provider_embed *e, struct buf *out,
     const char *const *texts, const size_t *lens, size_t n)
@@ -407,6 +413,7 @@ provider_embed_one(struct http *h, const struct provider_embed *e,
 	req.body = body.data;
 	req.len = body.len;
 	req.api_key = e->api_key;
+	req.max_response = provider_embed_reply_max(1);
 	if ((rc = http_post(h, &req, &resp, err)) == 0) {
 		if (resp.status / 100 == 2)
 			rc = provider_embed_parse(e, resp.body.data,

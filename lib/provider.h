@@ -75,6 +75,13 @@ struct provider_embed {
 };
 
 /*
+ * The most bytes a reply with the vectors of N texts may have: 1 MiB,
+ * and 2 MiB a text (65536 values as JSON numbers of up to 32
+ * characters).  A server that sends more is cut off there (http_req's
+ * max_response), so memory stays in proportion to the request.
+ */
+size_t		 provider_embed_reply_max(size_t n);
+/*
  * The JSON body that asks E's server for the vectors of the N texts
  * TEXTS[i][0..LENS[i]), appended to OUT.  OpenAI bodies ask for base64
  * vectors; Ollama bodies ask for an error rather than a silently

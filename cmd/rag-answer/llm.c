@@ -49,9 +49,18 @@ static int
 on_data(void *arg, const char *p, size_t n, struct rp_err *err)
 {
 	struct stream *s = arg;
+	char url[200];
 
-	return s->api->sse ? sse_feed(&s->sse, p, n, err) :
-	    ndjson_feed(&s->nd, p, n, err);
+	if ((s->api->sse ? sse_feed(&s->sse, p, n, err) :
+	    ndjson_feed(&s->nd, p, n, err)) == 0)
+		return 0;
+	/* A line past the cap is the server's fault, not the input's. */
+	if (err->code == RP_EXIT_DATA) {
+		err->code = RP_EXIT_UNAVAIL;
+		rp_err_prefix(err, "%s", http_url_safe(s->l.o->url, url,
+		    sizeof(url)));
+	}
+	return -1;
 }
 
 /* S on one line, control characters as spaces. */
