@@ -54,7 +54,7 @@ static volatile sig_atomic_t committed_docs, committed_deletes;
 struct group {
 	char		*doc;
 	cJSON		**recs;		/* chunk records, owned */
-	size_t		 n;
+	size_t		 n, cap;
 	long		 expect;	/* "nchunks", or -1 when not given */
 	char		 where[256];	/* where its first record was */
 };
@@ -651,7 +651,7 @@ add_record(struct index *ix, cJSON *rec, const char *where)
 		snprintf(g->where, sizeof(g->where), "%s", where);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(rec, "text") != NULL) {
-		g->recs = xreallocarray(g->recs, g->n + 1, sizeof(*g->recs));
+		g->recs = xgrow(g->recs, g->n, &g->cap, sizeof(*g->recs));
 		g->recs[g->n++] = rec;
 	} else
 		cJSON_Delete(rec);

@@ -198,6 +198,41 @@ blank(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * S[0..N) with each "\u0000" escape in a string made "\ufffd": cJSON
+ * would end the string there, losing the rest of it without a word.
+ * Into OUT; 1 if there was one, else 0 (OUT untouched).
+ */
+static int
+no_nul_escapes(const char *s, size_t n, struct buf *out)
+{
+	const char *p = s, *end = s + n, *q;
+	int instr = 0, found = 0;
+
+	for (q = memchr(s, '\\', n); q != NULL; q = memchr(q + 1, '\\',
+	    (size_t)(end - q - 1)))
+		if (end - q >= 6 && memcmp(q, "\\u0000", 6) == 0)
+			break;
+	if (q == NULL)
+		return 0;
+	for (q = s; q < end; q++) {
+		if (*q == '"')
+			instr = !instr;
+		else if (instr && *q == '\\' && q + 1 < end) {
+			if (q + 6 <= end && memcmp(q, "\\u0000", 6) == 0) {
+				buf_add(out, p, (size_t)(q - p));
+				buf_adds(out, "\\ufffd");
+				p = q + 6;
+				found = 1;
+				q += 5;
+			} else
+				q++;	/* the escaped character */
+		}
+	}
+	buf_add(out, p, (size_t)(end - p));
+	return found;
+}
+
 cJSON *
 jsonl_parse(const char *s, size_t n, const char **why)
 {
@@ -212,6 +247,12 @@ jsonl_parse(const char *s, size_t n, const char **why)
 		buf_release(&fixed);
 		return o;
 	}
+	if (no_nul_escapes(s, n, &fixed)) {
+		o = jsonl_parse(fixed.data, fixed.len, why);
+		buf_release(&fixed);
+		return o;
+	}
+	buf_release(&fixed);
 	o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
 	if (o == NULL) {
 		*why = "not valid JSON";

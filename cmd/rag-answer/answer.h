@@ -52,7 +52,7 @@ struct group {
 	char		*qkey;		/* the qid as text, or NULL */
 	cJSON		*qid;		/* the qid as given, or NULL */
 	struct hit	*hits;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 /* Source n of an answer: the hit and line of its first sentence. */

@@ -376,7 +376,7 @@ hit_add(struct group *g, cJSON *rec, const char *doc, const char *text)
 	struct hit *h;
 	double v;
 
-	g->hits = xreallocarray(g->hits, g->n + 1, sizeof(*g->hits));
+	g->hits = xgrow(g->hits, g->n, &g->cap, sizeof(*g->hits));
 	h = &g->hits[g->n];
 	h->rec = rec;
 	h->doc = doc;

@@ -18,7 +18,7 @@ struct store_docinfo;
 /* A list of strings, sorted when searched. */
 struct strs {
 	char		**v;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 /*
@@ -46,7 +46,7 @@ struct ingest {
 	struct strs	 seen;		/* documents the walk found */
 	struct strs	 kept;		/* paths that could not be read */
 	struct racy	*racy;
-	size_t		 nracy;
+	size_t		 nracy, racycap;
 	long		 scanned, new, changed, unchanged, deleted;
 	struct convert	*conv;		/* PDF, DOCX, ... and --convert */
 	struct rp_progress progress;

@@ -561,7 +561,7 @@ walk(struct ingest *ig, const char *path)
 {
 	struct dirent *e;
 	char **names = NULL, *child;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	DIR *d;
 
 	if ((d = opendir(path)) == NULL) {
@@ -572,7 +572,7 @@ walk(struct ingest *ig, const char *path)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
+		names = xgrow(names, n, &cap, sizeof(*names));
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
