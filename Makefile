@@ -244,12 +244,12 @@ uninstall:
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
-	shellcheck -x tests/run tests/*.bash .ci/run
+	shellcheck -x tests/run tests/fuzz/run tests/*.bash .ci/run
 	shellcheck -s bash completions/rag.bash
 
 clean:
 	rm -rf $(O)
 
 help:
-	@echo "targets: all check test unit deps demo eval install uninstall lint clean"
-	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)'"
+	@echo "targets: all check test unit deps demo eval install uninstall lint clean asan fuzz"
+	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)' FUZZ_TIME=$(FUZZ_TIME)"

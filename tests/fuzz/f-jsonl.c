@@ -15,6 +15,7 @@
 #include "rp.h"
 #include "buf.h"
 #include "jsonl.h"
+#include "utf8.h"
 
 /* The input as a FILE with a descriptor, as the readers need. */
 static FILE *
@@ -55,6 +56,22 @@ lines(FILE *f, size_t max, int delim)
 	lines_close(r);
 }
 
+/* Every string in O, keys too, is valid UTF-8 (ragpipe-format(5)). */
+static void
+all_utf8(const cJSON *o)
+{
+	const cJSON *c;
+
+	if (o->string != NULL)
+		FUZZ_CHECK(utf8_valid(o->string, strlen(o->string)) ||
+		    o->string[0] == '\0');
+	if (cJSON_IsString(o))
+		FUZZ_CHECK(utf8_valid(o->valuestring,
+		    strlen(o->valuestring)) || o->valuestring[0] == '\0');
+	for (c = o->child; c != NULL; c = c->next)
+		all_utf8(c);
+}
+
 /* What rag-index asks of each record. */
 static void
 record(const cJSON *rec, FILE *sink)
@@ -66,6 +83,7 @@ record(const cJSON *rec, FILE *sink)
 	long nchunks;
 
 	FUZZ_CHECK(cJSON_IsObject(rec));
+	all_utf8(rec);
 	if (jsonl_chunk_check(rec, &nchunks, &err) == 0)
 		FUZZ_CHECK(nchunks >= -1 && (nchunks != -1 ||
 		    jsonl_str(rec, "text") != NULL));
