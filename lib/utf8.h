@@ -48,7 +48,7 @@ long	utf8_clean(struct buf *out, const char *s, size_t n);
  * Returns the number replaced, or -1 when OUT's cap is reached.
  */
 long	utf8_repair(struct buf *out, const char *s, size_t n);
-/* The length of the longest prefix of S[0..N) that is valid UTF-8 (NUL allowed). */
+/* The length of the longest valid UTF-8 prefix of S[0..N) (NUL allowed). */
 size_t	utf8_span(const char *s, size_t n);
 
 #endif /* UTF8_H */

@@ -1,8 +1,8 @@
 /*
- * f-ndjson: the ndjson parser (lib/http.h) and the events of
- * Ollama's chat stream (NDJSON) (lib/provider.h), on any bytes a model server
- * may send.  The first byte says how many of the next bytes choose the
- * sizes of the pieces the reply arrives in.
+ * f-ndjson: the NDJSON parser (lib/http.h) and the events of Ollama's
+ * chat stream (lib/provider.h), on any bytes a model server may send.
+ * The first byte says how many of the next bytes choose the sizes of
+ * the pieces the reply arrives in.
  */
 #include "fuzz.h"
 #include <string.h>

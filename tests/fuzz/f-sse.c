@@ -1,8 +1,8 @@
 /*
- * f-sse: the sse parser (lib/http.h) and the events of
- * OpenAI's chat stream (text/event-stream) (lib/provider.h), on any bytes a model server
- * may send.  The first byte says how many of the next bytes choose the
- * sizes of the pieces the reply arrives in.
+ * f-sse: the SSE parser (lib/http.h) and the events of OpenAI's chat stream
+ * (text/event-stream, lib/provider.h), on any bytes a model server may send.
+ * The first byte says how many of the next bytes choose the sizes of
+ * the pieces the reply arrives in.
  */
 #include "fuzz.h"
 #include <string.h>
