@@ -16,7 +16,7 @@ load helpers
 # itself holds.
 maxrss() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0" \
-	    "$BATS_TEST_DIRNAME/lib/maxrss" "$T/rss" "$@"
+	    python3 "$BATS_TEST_DIRNAME/lib/maxrss" "$T/rss" "$@"
 }
 
 # Assert that the last maxrss was under $1 MiB.

@@ -478,7 +478,7 @@ default"
 	ten_records >in
 	# Two texts a request: 1 MiB + 2 MiB a text.
 	fake push '{"path":"/v1/embeddings","flood":true}'
-	run -69 --separate-stderr "$BATS_TEST_DIRNAME/lib/maxrss" "$T/rss" \
+	run -69 --separate-stderr python3 "$BATS_TEST_DIRNAME/lib/maxrss" "$T/rss" \
 	    rag-embed --provider openai --batch 2 --jobs 1 <in
 	assert_equal "${stderr_lines[0]}" "rag-embed: <stdin>:1: $OPENAI_BASE_URL/embeddings: response larger than 5242880 bytes"
 	# What is held is the reply up to the cap, and no more.
