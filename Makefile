@@ -86,12 +86,71 @@ $(UNIT_BIN): $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/librp.a
 -include $(LIB_OBJ:.o=.d) $(UNIT_BIN:=.d) \
     $(foreach p,$(PROGS),$(patsubst %.o,%.d,$(call prog_objs,$(p))))
 
+# ---- asan: the programs and tests built with AddressSanitizer,
+# LeakSanitizer and UndefinedBehaviorSanitizer, in their own directory.
+ASAN_O     = $(O)/asan
+.PHONY: asan leakcheck
+asan:
+	$(MAKE) all replay leakcheck O=$(ASAN_O) \
+	    EXTRA_CFLAGS="-Werror $(SANITIZE)" EXTRA_LDFLAGS="$(SANITIZE)"
+
+# A program that leaks on purpose: tests/run checks that LeakSanitizer
+# reports it, so that silence means no leaks rather than no checking.
+leakcheck: $(O)/tests/unit/leak
+
+$(O)/tests/unit/leak: tests/unit/leak.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $<
+
+# ---- fuzz: libFuzzer targets tests/fuzz/f-NAME.c (tests/fuzz/README).
+# make check replays their corpora and every crash input kept with a
+# plain driver (replay), so it needs no clang; make fuzz runs each
+# target for FUZZ_TIME seconds with clang, ASan and UBSan, one at a
+# time on one core, and fails if any finds something.
+FUZZ_NAMES = $(patsubst tests/fuzz/f-%.c,%,$(wildcard tests/fuzz/f-*.c))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_TIME  ?= 60
+FUZZ_CC    ?= clang
+FUZZ_O     = $(O)/fuzz
+FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
+DEB_FUZZ_PKGS = clang libclang-rt-14-dev
+REPLAY_BIN = $(FUZZ_NAMES:%=$(O)/tests/fuzz/r-%)
+.PHONY: replay fuzz fuzz-build fuzz-targets
+
+replay: $(REPLAY_BIN)
+
+$(O)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(REPLAY_BIN): $(O)/tests/fuzz/r-%: $(O)/tests/fuzz/f-%.o \
+    $(O)/tests/fuzz/replay.o $(O)/librp.a
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+-include $(FUZZ_NAMES:%=$(O)/tests/fuzz/f-%.d) $(O)/tests/fuzz/replay.d
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_TIME) $(FUZZ_O) $(FUZZ_TARGETS)
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz needs" \
+	    "$(FUZZ_CC) and libFuzzer: apt-get install -y $(DEB_FUZZ_PKGS)" >&2; \
+	    exit 1; }
+	$(MAKE) fuzz-targets O=$(FUZZ_O) CC=$(FUZZ_CC) CFLAGS="-O1 -g" \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    EXTRA_LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)"
+
+fuzz-targets: $(FUZZ_NAMES:%=$(O)/f-%)
+
+$(O)/f-%: $(O)/tests/fuzz/f-%.o $(O)/librp.a
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Everything, built with -Werror, then again with AddressSanitizer and
 # UndefinedBehaviorSanitizer; tests/run prints "N passed, N failed".
 check:
-	$(MAKE) all O=$(O) EXTRA_CFLAGS=-Werror
-	$(MAKE) all O=$(O)/asan EXTRA_CFLAGS="-Werror $(SANITIZE)" \
-	    EXTRA_LDFLAGS="$(SANITIZE)"
+	$(MAKE) all replay O=$(O) EXTRA_CFLAGS=-Werror
+	$(MAKE) asan O=$(O)
 	tests/run $(O) $(O)/asan
 
 # The same tests, on the normal build only.
@@ -185,12 +244,12 @@ uninstall:
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
-	shellcheck -x tests/run tests/*.bash .ci/run
+	shellcheck -x tests/run tests/fuzz/run tests/*.bash .ci/run
 	shellcheck -s bash completions/rag.bash
 
 clean:
 	rm -rf $(O)
 
 help:
-	@echo "targets: all check test unit deps demo eval install uninstall lint clean"
-	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)'"
+	@echo "targets: all check test unit deps demo eval install uninstall lint clean asan fuzz"
+	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)' FUZZ_TIME=$(FUZZ_TIME)"

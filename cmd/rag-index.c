@@ -1,6 +1,5 @@
 /* rag-index: write chunk records and deletions into the store. */
 #include <errno.h>
-#include <math.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -55,7 +54,7 @@ static volatile sig_atomic_t committed_docs, committed_deletes;
 struct group {
 	char		*doc;
 	cJSON		**recs;		/* chunk records, owned */
-	size_t		 n;
+	size_t		 n, cap;
 	long		 expect;	/* "nchunks", or -1 when not given */
 	char		 where[256];	/* where its first record was */
 };
@@ -154,7 +153,7 @@ help(void)
 	    "by signal N\n"
 	    "(SIGINT 130, SIGTERM 143): nothing but whole batches was "
 	    "committed.\n", WAIT_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 static int
@@ -317,60 +316,6 @@ cmp_seq(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/*
- * The vector of chunk record R into *OUT (a new array; NULL when R has
- * no embedding), as the record has it, with its model and dimension.
- * 0, or -1 with ERR filled for a bad embedding.
- */
-static int
-vector(const cJSON *r, float **out, const char **model, size_t *dim,
-    struct rp_err *err)
-{
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "embedding");
-	const char *b64 = jsonl_str(r, "embedding_b64");
-	const cJSON *x;
-	float *v = NULL;
-	size_t n = 0;
-
-	*out = NULL;
-	*model = jsonl_str(r, "model");
-	if (e == NULL && b64 == NULL) {
-		*model = NULL;
-		return 0;
-	}
-	if (*model == NULL || **model == '\0')
-		return rp_err_set(err, RP_EXIT_DATA, "an embedding without a "
-		    "'model'");
-	if (e != NULL) {
-		if (!cJSON_IsArray(e) || (n = (size_t)cJSON_GetArraySize(e)) ==
-		    0 || n > EMBED_MAX_DIM)
-			return rp_err_set(err, RP_EXIT_DATA, "'embedding' is "
-			    "not an array of 1 to %d numbers", EMBED_MAX_DIM);
-		v = xreallocarray(NULL, n, sizeof(*v));
-		n = 0;
-		cJSON_ArrayForEach(x, e) {
-			if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) ||
-			    fabs(x->valuedouble) > 3.4e38) {
-				free(v);
-				return rp_err_set(err, RP_EXIT_DATA, "'embedding' "
-				    "value %zu is not a finite number", n + 1);
-			}
-			v[n++] = (float)x->valuedouble;
-		}
-	} else if ((v = embed_from_b64(b64, strlen(b64), &n, err)) == NULL) {
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(v[i])) {
-			free(v);
-			return rp_err_set(err, RP_EXIT_DATA, "'embedding_b64' "
-			    "value %zu is not a finite number", i + 1);
-		}
-	*dim = n;
-	*out = v;
-	return 0;
-}
-
 /* The string KEY of R, "" when absent. */
 static const char *
 str_or_empty(const cJSON *r, const char *key)
@@ -396,7 +341,7 @@ group_vectors(struct group *g, struct store_chunk *c, float **raw,
 	float *v;
 
 	for (size_t i = 0; i < g->n; i++) {
-		if (vector(g->recs[i], &v, &model, &dim, err) != 0)
+		if (jsonl_embedding(g->recs[i], &v, &model, &dim, err) != 0)
 			return rp_err_prefix(err, "chunk %zu", i);
 		dimensions = (size_t)num_or(g->recs[i], "dimensions", 0);
 		dp = str_or_empty(g->recs[i], "doc_prefix");
@@ -725,35 +670,6 @@ do_touch(struct index *ix, const cJSON *rec, const char *doc,
 	return 0;
 }
 
-/* Check a chunk record; 0 if usable, else -1 with ERR filled. */
-static int
-check_chunk(const cJSON *rec, long *expect, struct rp_err *err)
-{
-	const cJSON *v;
-	double d;
-
-	*expect = -1;
-	if ((v = cJSON_GetObjectItemCaseSensitive(rec, "nchunks")) != NULL) {
-		if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
-		    v->valuedouble > 1e9 ||
-		    v->valuedouble != (double)(long)v->valuedouble)
-			return rp_err_set(err, RP_EXIT_DATA,
-			    "'nchunks' is not a whole number");
-		*expect = (long)v->valuedouble;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(rec, "text");
-	if (v == NULL && *expect == 0)
-		return 0;
-	if (v == NULL)
-		return rp_err_set(err, RP_EXIT_DATA, "record has no 'text'");
-	if (!cJSON_IsString(v))
-		return rp_err_set(err, RP_EXIT_DATA, "'text' is not a string");
-	if (jsonl_num(rec, "chunk", &d) == 0 &&
-	    cJSON_GetObjectItemCaseSensitive(rec, "chunk") != NULL)
-		return rp_err_set(err, RP_EXIT_DATA, "'chunk' is not a number");
-	return 0;
-}
-
 static void
 add_record(struct index *ix, cJSON *rec, const char *where)
 {
@@ -785,7 +701,7 @@ add_record(struct index *ix, cJSON *rec, const char *where)
 		cJSON_Delete(rec);
 		return;
 	}
-	if (check_chunk(rec, &expect, &err) != 0) {
+	if (jsonl_chunk_check(rec, &expect, &err) != 0) {
 		rp_err_prefix(&err, "%s", where);
 		goto reject;
 	}
@@ -800,7 +716,7 @@ add_record(struct index *ix, cJSON *rec, const char *where)
 		snprintf(g->where, sizeof(g->where), "%s", where);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(rec, "text") != NULL) {
-		g->recs = xreallocarray(g->recs, g->n + 1, sizeof(*g->recs));
+		g->recs = xgrow(g->recs, g->n, &g->cap, sizeof(*g->recs));
 		g->recs[g->n++] = rec;
 	} else
 		cJSON_Delete(rec);
@@ -930,7 +846,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("rag-index (ragpipe) %s\n", RP_VERSION);
-			return 0;
+			return rp_finish(0);
 		case OPT_WAIT:
 			wait = rp_parse_ulong(optarg, 0, 86400, "--wait");
 			break;

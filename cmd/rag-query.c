@@ -141,7 +141,7 @@ help(void)
 	    "model cannot embed\n"
 	    "questions or its server failed, 74 the store could not be "
 	    "read.\n", TOP_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 static int
@@ -690,7 +690,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-query (ragpipe) %s\n", RP_VERSION);
 			cfg_free(c);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

@@ -69,7 +69,7 @@ help(void)
 	    "then PATH);\n"
 	    "'rag X --help' shows the options of each command.\n"
 	    "Exit status: that of the command; 2 for an unknown command.\n");
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 /* Run rag-NAME with ARGV (argv[0] is replaced); returns only on error. */
@@ -357,7 +357,7 @@ route_options(int argc, char **argv, const struct route *r, size_t nr,
 
 		if (ch == 'h') {
 			printf("%s%s", usage_line, help_text);
-			exit(RP_EXIT_OK);
+			exit(rp_finish(RP_EXIT_OK));
 		}
 		for (i = 0; i < nr; i++)
 			if (ch == 256 + (int)i || (r[i].shortopt != 0 &&
@@ -773,7 +773,7 @@ main(int argc, char *argv[])
 			help();
 		case OPT_VERSION:
 			printf("rag (ragpipe) %s\n", RP_VERSION);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

@@ -46,8 +46,24 @@ buf_grow(struct buf *b, size_t n)
 	cap = b->cap < 64 ? 64 : b->cap;
 	while (cap <= need)
 		cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
+	/* Never more than the cap allows: a capped buffer stays capped. */
+	if (b->max != 0 && cap > b->max + 1)
+		cap = b->max + 1;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (n > SIZE_MAX - b->len - 1 || (b->max != 0 && b->len + n > b->max))
+		return -1;
+	if (b->len + n < b->cap)
+		return 0;
+	b->data = xrealloc(b->data, b->len + n + 1);
+	b->cap = b->len + n + 1;
 	b->data[b->len] = '\0';
 	return 0;
 }

@@ -31,6 +31,11 @@ void	buf_release(struct buf *b);
 void	buf_reset(struct buf *b);
 /* Make room for N more bytes: 0, or -1 if that would pass the cap. */
 int	buf_grow(struct buf *b, size_t n);
+/*
+ * Make room for N more bytes exactly (no doubling), for a size known
+ * in advance: 0, or -1 if that would pass the cap.
+ */
+int	buf_reserve(struct buf *b, size_t n);
 /* Append: 0, or -1 (nothing appended) if the cap would be passed. */
 int	buf_add(struct buf *b, const void *p, size_t n);
 int	buf_addc(struct buf *b, int c);

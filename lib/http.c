@@ -61,7 +61,11 @@ struct xfer {
 	int			 status_known;
 	long			 status;
 	size_t			 total;		/* body bytes received */
+	size_t			 max;		/* bytes the reply may have */
 	int			 should_retry;	/* x-should-retry, -1: none */
+	int			 stalled;	/* no byte for stall_ms */
+	double			 moved;		/* rp_now() when bytes last moved */
+	curl_off_t		 seen;		/* bytes moved, both ways */
 	char			 retry_after[64];
 	char			 retry_after_ms[64];
 	char			 errbuf[CURL_ERROR_SIZE];
@@ -391,6 +395,33 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * libcurl's progress callback, at least once a second: a transfer that
+ * moved no byte either way for stall_ms is stopped.  (CURLOPT_LOW_SPEED
+ * averages over five seconds or more, so a stall right after data
+ * would take that much longer to notice.)
+ */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	double now = rp_now();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->seen) {
+		x->seen = dlnow + ulnow;
+		x->moved = now;
+	} else if (x->h->stall_ms < x->h->timeout_ms &&
+	    (now - x->moved) * 1000 >= (double)x->h->stall_ms) {
+		/* (A stall as long as the whole timeout is that timeout.) */
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static size_t
 on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -404,7 +435,7 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 		x->status_known = 1;
 	}
-	if (n > x->h->max_response - x->total) {
+	if (n > x->max - x->total) {
 		x->too_big = 1;
 		return 0;
 	}
@@ -492,12 +523,15 @@ easy_setup(struct http *h, struct xfer *x, CURL *e)
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, (void *)x);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, (void *)x);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, (void *)x);
 	SET(CURLOPT_SHARE, h->share);
 	/* Refuses a Content-Length over the cap before any body arrives. */
-	if (h->max_response <= (size_t)INT64_MAX)
-		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_response);
+	if (x->max <= (size_t)INT64_MAX)
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	if (req->body != NULL) {
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
 		SET(CURLOPT_POSTFIELDS, req->body);
@@ -521,6 +555,9 @@ xfer_start(struct http *h, struct xfer *x)
 	x->status = 0;
 	x->total = 0;
 	x->should_retry = -1;
+	x->stalled = 0;
+	x->moved = rp_now();
+	x->seen = 0;
 	x->retry_after[0] = x->retry_after_ms[0] = x->errbuf[0] = '\0';
 	if ((e = pool_get(h)) == NULL)
 		return rp_err_set(x->err, RP_EXIT_FAIL,
@@ -656,7 +693,7 @@ transport_what(const struct http *h, const struct xfer *x, CURLcode c,
 		    strncmp(x->errbuf, "Failed to connect", 17) == 0)
 			snprintf(out, n, "cannot connect: timed out after "
 			    "%ld ms", h->connect_timeout_ms);
-		else if (strstr(x->errbuf, "too slow") != NULL)
+		else if (x->stalled || strstr(x->errbuf, "too slow") != NULL)
 			snprintf(out, n, "no data for %ld s",
 			    RP_MAX(1L, (h->stall_ms + 999) / 1000));
 		else
@@ -718,6 +755,9 @@ xfer_done(struct http *h, struct xfer *x, CURLcode c)
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	x->resp->status = status;
+	/* Our stall check stopped it: a timeout like any other. */
+	if (x->stalled && c == CURLE_ABORTED_BY_CALLBACK)
+		c = CURLE_OPERATION_TIMEDOUT;
 	if (x->aborted) {
 		if (x->err->msg[0] == '\0')
 			rp_err_set(x->err, RP_EXIT_FAIL,
@@ -727,7 +767,7 @@ xfer_done(struct http *h, struct xfer *x, CURLcode c)
 		x->state = XFER_DONE;
 	} else if (x->too_big || c == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(what, sizeof(what), "response larger than %zu bytes",
-		    h->max_response);
+		    x->max);
 		xfer_fail(x, RP_EXIT_UNAVAIL, what);
 	} else if (c == CURLE_OK) {
 		again = status / 100 != 2 && retryable_status(x) &&
@@ -786,7 +826,9 @@ xfer_init(struct http *h, struct xfer *x, const struct http_req *req,
 	err->msg[0] = '\0';
 	resp->status = 0;
 	resp->attempts = 0;
-	resp->body.max = h->max_response;
+	x->max = req->max_response != 0 ? req->max_response :
+	    h->max_response;
+	resp->body.max = x->max;
 	buf_reset(&resp->body);
 	http_url_safe(req->url != NULL ? req->url : "(no URL)", x->url,
 	    sizeof(x->url));
@@ -844,14 +886,17 @@ reap(struct http *h, size_t *running)
 	return done;
 }
 
-/* Poll timeout in ms: until the first waiting request is due, at most 1 s. */
+/*
+ * Poll timeout in ms: until the first waiting request is due, at most
+ * a quarter of a second, so that a stall is seen soon after stall_ms.
+ */
 static long
 next_wait(const struct xfer *xs, size_t n, size_t running, size_t parallel)
 {
-	double now = rp_now(), due = now + 1;
+	double now = rp_now(), due = now + 0.25;
 
 	if (running >= parallel)
-		return 1000;
+		return 250;
 	for (size_t i = 0; i < n; i++)
 		if (xs[i].state == XFER_WAIT && xs[i].due < due)
 			due = xs[i].due;

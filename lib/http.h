@@ -58,7 +58,7 @@ struct http_opts {
 						   timeout); 0: as retries,
 						   -1: none */
 	double		 retry_cap;		/* longest wait (s); 0: 30 */
-	size_t		 max_response;		/* bytes; 0: 256 MiB */
+	size_t		 max_response;		/* bytes of a reply; 0: 256 MiB */
 	int		 parallel;		/* requests in flight; 0: 4 */
 	const char	*user_agent;		/* NULL: "ragpipe/VERSION" */
 };
@@ -79,6 +79,8 @@ struct http_req {
 	const char	*api_key;	/* NULL: no Authorization header */
 	http_data_fn	 on_data;	/* NULL: collect the body in resp */
 	void		*arg;
+	size_t		 max_response;	/* bytes of this reply; 0: the
+					   client's max_response */
 };
 
 struct http_resp {

@@ -1,5 +1,6 @@
 /* jsonl: capped line reading, JSON lines records, record fields. */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 
 #include "rp.h"
 #include "buf.h"
+#include "embed.h"
+#include "utf8.h"
 #include "jsonl.h"
 
 #define BLOCK	(64 * 1024)
@@ -195,12 +198,61 @@ blank(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * S[0..N) with each "\u0000" escape in a string made "\ufffd": cJSON
+ * would end the string there, losing the rest of it without a word.
+ * Into OUT; 1 if there was one, else 0 (OUT untouched).
+ */
+static int
+no_nul_escapes(const char *s, size_t n, struct buf *out)
+{
+	const char *p = s, *end = s + n, *q;
+	int instr = 0, found = 0;
+
+	for (q = memchr(s, '\\', n); q != NULL; q = memchr(q + 1, '\\',
+	    (size_t)(end - q - 1)))
+		if (end - q >= 6 && memcmp(q, "\\u0000", 6) == 0)
+			break;
+	if (q == NULL)
+		return 0;
+	for (q = s; q < end; q++) {
+		if (*q == '"')
+			instr = !instr;
+		else if (instr && *q == '\\' && q + 1 < end) {
+			if (q + 6 <= end && memcmp(q, "\\u0000", 6) == 0) {
+				buf_add(out, p, (size_t)(q - p));
+				buf_adds(out, "\\ufffd");
+				p = q + 6;
+				found = 1;
+				q += 5;
+			} else
+				q++;	/* the escaped character */
+		}
+	}
+	buf_add(out, p, (size_t)(end - p));
+	return found;
+}
+
 cJSON *
 jsonl_parse(const char *s, size_t n, const char **why)
 {
+	struct buf fixed = BUF_INIT;
 	const char *end = NULL;
 	cJSON *o;
 
+	/* Records are UTF-8 (ragpipe-format(5)): repair, as documents. */
+	if (utf8_span(s, n) != n) {
+		utf8_repair(&fixed, s, n);
+		o = jsonl_parse(fixed.data, fixed.len, why);
+		buf_release(&fixed);
+		return o;
+	}
+	if (no_nul_escapes(s, n, &fixed)) {
+		o = jsonl_parse(fixed.data, fixed.len, why);
+		buf_release(&fixed);
+		return o;
+	}
+	buf_release(&fixed);
 	o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
 	if (o == NULL) {
 		*why = "not valid JSON";
@@ -257,13 +309,25 @@ jsonl_lineno(const struct jsonl *r)
 int
 jsonl_write(FILE *f, const cJSON *obj)
 {
+	struct buf fixed = BUF_INIT;
 	char *s;
+	size_t n;
 	int rc;
 
 	s = cJSON_PrintUnformatted(obj);
 	if (s == NULL)
 		return -1;
-	rc = rp_write(f, s, strlen(s));
+	n = strlen(s);
+	/*
+	 * What we write is UTF-8 whatever came in (a file name, an
+	 * argument): cJSON passes bytes through as they are.
+	 */
+	if (utf8_span(s, n) != n) {
+		utf8_repair(&fixed, s, n);
+		rc = rp_write(f, fixed.data, fixed.len);
+		buf_release(&fixed);
+	} else
+		rc = rp_write(f, s, n);
 	cJSON_free(s);
 	if (rc == 0)
 		rc = rp_write(f, "\n", 1);
@@ -308,4 +372,85 @@ void
 jsonl_set_num(cJSON *o, const char *key, double v)
 {
 	jsonl_set(o, key, cJSON_CreateNumber(v));
+}
+
+int
+jsonl_chunk_check(const cJSON *rec, long *nchunks, struct rp_err *err)
+{
+	const cJSON *v;
+	double d;
+
+	*nchunks = -1;
+	if ((v = cJSON_GetObjectItemCaseSensitive(rec, "nchunks")) != NULL) {
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+		    v->valuedouble > 1e9 ||
+		    v->valuedouble != (double)(long)v->valuedouble)
+			return rp_err_set(err, RP_EXIT_DATA,
+			    "'nchunks' is not a whole number");
+		*nchunks = (long)v->valuedouble;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(rec, "text");
+	if (v == NULL && *nchunks == 0)
+		return 0;
+	if (v == NULL)
+		return rp_err_set(err, RP_EXIT_DATA, "record has no 'text'");
+	if (!cJSON_IsString(v))
+		return rp_err_set(err, RP_EXIT_DATA, "'text' is not a string");
+	if (jsonl_num(rec, "chunk", &d) == 0 &&
+	    cJSON_GetObjectItemCaseSensitive(rec, "chunk") != NULL)
+		return rp_err_set(err, RP_EXIT_DATA, "'chunk' is not a number");
+	return 0;
+}
+
+int
+jsonl_embedding(const cJSON *rec, float **out, const char **model,
+    size_t *dim, struct rp_err *err)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(rec, "embedding");
+	const char *b64 = jsonl_str(rec, "embedding_b64");
+	const cJSON *x;
+	float *v = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*model = jsonl_str(rec, "model");
+	if (e == NULL && b64 == NULL) {
+		*model = NULL;
+		return 0;
+	}
+	if (*model == NULL || **model == '\0')
+		return rp_err_set(err, RP_EXIT_DATA, "an embedding without a "
+		    "'model'");
+	if (e != NULL) {
+		if (!cJSON_IsArray(e) || (n = (size_t)cJSON_GetArraySize(e)) ==
+		    0 || n > EMBED_MAX_DIM)
+			return rp_err_set(err, RP_EXIT_DATA, "'embedding' is "
+			    "not an array of 1 to %d numbers", EMBED_MAX_DIM);
+		v = xreallocarray(NULL, n, sizeof(*v));
+		n = 0;
+		cJSON_ArrayForEach(x, e) {
+			if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) ||
+			    fabs(x->valuedouble) > 3.4e38) {
+				free(v);
+				return rp_err_set(err, RP_EXIT_DATA, "'embedding' "
+				    "value %zu is not a finite number", n + 1);
+			}
+			v[n++] = (float)x->valuedouble;
+		}
+	} else if ((v = embed_from_b64(b64, strlen(b64), &n, err)) == NULL) {
+		return -1;
+	} else if (n == 0 || n > EMBED_MAX_DIM) {
+		free(v);
+		return rp_err_set(err, RP_EXIT_DATA, "'embedding_b64' is not "
+		    "1 to %d float32 values", EMBED_MAX_DIM);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i])) {
+			free(v);
+			return rp_err_set(err, RP_EXIT_DATA, "'embedding_b64' "
+			    "value %zu is not a finite number", i + 1);
+		}
+	*dim = n;
+	*out = v;
+	return 0;
 }

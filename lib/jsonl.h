@@ -83,6 +83,26 @@ int		 jsonl_write(FILE *f, const cJSON *obj);
 /* Field access.  The getters lend; NULL/0 when absent or of another type. */
 const char	*jsonl_str(const cJSON *o, const char *key);
 int		 jsonl_num(const cJSON *o, const char *key, double *v);
+/*
+ * Check chunk record REC as rag-index takes it (ragpipe-format(5)): a
+ * "nchunks" that is a whole number from 0 to 1e9 (into *NCHUNKS; -1
+ * when absent), a string "text" (which only a record of an empty
+ * document, "nchunks":0, may lack), and a number "chunk" if any.  0, or
+ * -1 with ERR filled (RP_EXIT_DATA, "what", no place).
+ */
+int		 jsonl_chunk_check(const cJSON *rec, long *nchunks,
+		    struct rp_err *err);
+/*
+ * The vector of record REC ("embedding", an array of 1 to EMBED_MAX_DIM
+ * finite numbers, or "embedding_b64", base64 of little-endian float32)
+ * into *OUT, a new array of *DIM floats (caller frees), and its "model"
+ * (lent by REC) into *MODEL.  A record with neither field gives 0 with
+ * *OUT and *MODEL NULL.  -1 with ERR filled (RP_EXIT_DATA) for a bad
+ * vector, or one without a model.
+ */
+int		 jsonl_embedding(const cJSON *rec, float **out,
+		    const char **model, size_t *dim, struct rp_err *err);
+
 /* Set KEY (replacing any value of KEY). */
 void		 jsonl_set_str(cJSON *o, const char *key, const char *v);
 void		 jsonl_set_num(cJSON *o, const char *key, double v);

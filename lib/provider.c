@@ -187,6 +187,12 @@ json_string(struct buf *out, const char *s, size_t n)
 	buf_addc(out, '"');
 }
 
+size_t
+provider_embed_reply_max(size_t n)
+{
+	return ((size_t)1 << 20) + RP_MIN(n, (size_t)4096) * ((size_t)2 << 20);
+}
+
 void
 provider_embed_body(const struct provider_embed *e, struct buf *out,
     const char *const *texts, const size_t *lens, size_t n)
@@ -407,6 +413,7 @@ provider_embed_one(struct http *h, const struct provider_embed *e,
 	req.body = body.data;
 	req.len = body.len;
 	req.api_key = e->api_key;
+	req.max_response = provider_embed_reply_max(1);
 	if ((rc = http_post(h, &req, &resp, err)) == 0) {
 		if (resp.status / 100 == 2)
 			rc = provider_embed_parse(e, resp.body.data,
@@ -418,4 +425,88 @@ provider_embed_one(struct http *h, const struct provider_embed *e,
 	http_resp_release(&resp);
 	buf_release(&body);
 	return rc;
+}
+
+/* An OpenAI chat completion chunk, or "[DONE]". */
+static void
+openai_event(const cJSON *j, struct provider_event *ev)
+{
+	const cJSON *c, *d, *u;
+	const char *fin;
+	double v;
+
+	c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"),
+	    0);
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    c, "delta"), "content");
+	/* Content may be null or absent: only strings are text. */
+	if (cJSON_IsString(d))
+		buf_adds(ev->text, d->valuestring);
+	if ((fin = jsonl_str(c, "finish_reason")) != NULL) {
+		ev->done = 1;
+		ev->cut = strcmp(fin, "length") == 0;
+	}
+	if (cJSON_IsObject(u = cJSON_GetObjectItemCaseSensitive(j, "usage"))) {
+		if (jsonl_num(u, "prompt_tokens", &v) && v >= 0 && v < 1e15)
+			ev->prompt_tokens = (long)v;
+		if (jsonl_num(u, "completion_tokens", &v) && v >= 0 &&
+		    v < 1e15)
+			ev->completion_tokens = (long)v;
+	}
+}
+
+/* An Ollama chat line. */
+static void
+ollama_event(const cJSON *j, struct provider_event *ev)
+{
+	const cJSON *d;
+	const char *why;
+	double v;
+
+	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    j, "message"), "content");
+	if (cJSON_IsString(d))
+		buf_adds(ev->text, d->valuestring);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "done")))
+		return;
+	ev->done = 1;
+	if (jsonl_num(j, "prompt_eval_count", &v) && v >= 0 && v < 1e15)
+		ev->prompt_tokens = (long)v;
+	if (jsonl_num(j, "eval_count", &v) && v >= 0 && v < 1e15)
+		ev->completion_tokens = (long)v;
+	if ((why = jsonl_str(j, "done_reason")) != NULL)
+		ev->cut = strcmp(why, "length") == 0;
+}
+
+int
+provider_chat_event(enum provider p, const char *u, const char *data,
+    size_t n, struct provider_event *ev, struct rp_err *err)
+{
+	const char *why;
+	char url[200], msg[300];
+	cJSON *j;
+
+	http_url_safe(u, url, sizeof(url));
+	if (p == PROVIDER_OPENAI && n == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		ev->done = 1;
+		return 0;
+	}
+	if ((j = jsonl_parse(data, n, &why)) == NULL) {
+		http_error_message(data, n, msg, 64);
+		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: a stream %s that "
+		    "is not a JSON object: '%s'", url, p == PROVIDER_OPENAI ?
+		    "event" : "line", msg);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(j, "error") != NULL) {
+		cJSON_Delete(j);
+		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: the stream broke "
+		    "off: %s", url, http_error_message(data, n, msg,
+		    sizeof(msg)));
+	}
+	if (p == PROVIDER_OPENAI)
+		openai_event(j, ev);
+	else
+		ollama_event(j, ev);
+	cJSON_Delete(j);
+	return 0;
 }

@@ -75,6 +75,13 @@ struct provider_embed {
 };
 
 /*
+ * The most bytes a reply with the vectors of N texts may have: 1 MiB,
+ * and 2 MiB a text (65536 values as JSON numbers of up to 32
+ * characters).  A server that sends more is cut off there (http_req's
+ * max_response), so memory stays in proportion to the request.
+ */
+size_t		 provider_embed_reply_max(size_t n);
+/*
  * The JSON body that asks E's server for the vectors of the N texts
  * TEXTS[i][0..LENS[i]), appended to OUT.  OpenAI bodies ask for base64
  * vectors; Ollama bodies ask for an error rather than a silently
@@ -120,5 +127,34 @@ int		 provider_error(const char *url, const struct http_resp *resp,
 int		 provider_embed_one(struct http *h,
 		    const struct provider_embed *e, const char *text, size_t n,
 		    float **v, size_t *dim, struct rp_err *err);
+
+/*
+ * What one event of a streamed chat reply says: OpenAI's SSE events
+ * ({"choices":[{"delta":{"content":...},"finish_reason":...}],
+ * "usage":...} or "[DONE]"), Ollama's NDJSON lines
+ * ({"message":{"content":...},"done":...,"done_reason":...,
+ * "prompt_eval_count":...,"eval_count":...}); both may carry an
+ * {"error":...} instead, when the model fails after the reply began.
+ */
+struct provider_event {
+	struct buf	*text;		/* the answer's next words: appended */
+	int		 done;		/* the reply's last event came */
+	int		 cut;		/* ended by the model's length limit */
+	long		 prompt_tokens;	/* as the server counted; -1: not said */
+	long		 completion_tokens;
+};
+
+/*
+ * Read event DATA[0..N) of a chat reply that P's server streams, from
+ * URL (for messages), into EV: text is appended to EV->text, the other
+ * fields are set when the event says so and left alone otherwise.
+ * DATA need not be NUL-terminated.  0, or -1 with ERR filled
+ * (RP_EXIT_UNAVAIL): an event that is not a JSON object, or an error
+ * the server sent in the middle of the stream ("URL: the stream broke
+ * off: its message").
+ */
+int		 provider_chat_event(enum provider p, const char *url,
+		    const char *data, size_t n, struct provider_event *ev,
+		    struct rp_err *err);
 
 #endif /* PROVIDER_H */

@@ -302,6 +302,17 @@ xrealloc(void *p, size_t n)
 }
 
 void *
+xgrow(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap < 8 ? 8 : *cap > SIZE_MAX / 2 ? SIZE_MAX : *cap * 2;
+	if (*cap <= n)
+		rp_oom();
+	return xreallocarray(p, *cap, size);
+}
+
+void *
 xreallocarray(void *p, size_t nmemb, size_t size)
 {
 	if (size != 0 && nmemb > SIZE_MAX / size)

@@ -143,6 +143,14 @@ void		*xcalloc(size_t nmemb, size_t size);
 void		*xrealloc(void *p, size_t n);
 void		*xreallocarray(void *p, size_t nmemb, size_t size);
 char		*xstrdup(const char *s);
+/*
+ * Make room for item N of array P, which has room for *CAP items,
+ * doubling *CAP when it is full; returns the array, perhaps moved.  An
+ * array that grows one item at a time from input must grow so, or
+ * building it costs time in the square of its length (under ASan
+ * always: its realloc moves every time).
+ */
+void		*xgrow(void *p, size_t n, size_t *cap, size_t size);
 char		*xstrndup(const char *s, size_t n);
 /* A newly allocated string from a format, like asprintf. */
 char		*xasprintf(const char *fmt, ...) RP_PRINTF(1, 2);

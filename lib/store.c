@@ -1,5 +1,6 @@
 /* store: the SQLite file of documents, chunks, vectors and FTS5. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -169,7 +170,9 @@ struct store {
 
 /*
  * An error from SQLite as an rp_err.  Full disks, read-only files and
- * I/O errors are I/O (74); a file that is not a database is bad data; a
+ * I/O errors are I/O (74); a file that is not a database, or one that is
+ * damaged (cut short, overwritten), is bad data (65), like the problems
+ * rag status --check finds; a
  * store that stayed locked past the timeout is unavailable (69: another
  * process holds it, so trying again later is the cure).
  */
@@ -183,6 +186,7 @@ dberr(struct store *s, struct rp_err *err, const char *what)
 		    s->path, what);
 	switch (rc & 0xff) {
 	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
 		return rp_err_set(err, RP_EXIT_DATA, "%s: %s: %s", s->path,
 		    what, sqlite3_errmsg(s->db));
 	case SQLITE_BUSY:
@@ -558,7 +562,7 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 	struct store *s;
 	struct stat sb;
 	int64_t version = 0;
-	int oflags;
+	int oflags, fd;
 
 	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT && (flags & STORE_OPTIONAL)) {
@@ -577,6 +581,14 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		    "is a directory", path);
 		return NULL;
 	}
+	/* SQLite would say only "unable to open database file". */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT) {
+		rp_err_set(err, RP_EXIT_IO, "%s: cannot open store: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fd >= 0)
+		close(fd);
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
 	s->flags = flags;

@@ -235,3 +235,50 @@ utf8_clean(struct buf *out, const char *s, size_t n)
 		return -1;
 	return bad;
 }
+
+size_t
+utf8_span(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	int32_t cp;
+	int len;
+
+	while (i < n) {
+		/* Eight ASCII bytes at a time. */
+		if (i + 8 <= n && (load8(s + i) & HIGHS) == 0) {
+			i += 8;
+			continue;
+		}
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = utf8_decode(s + i, n - i, &cp);
+		if (cp < 0)
+			break;
+		i += (size_t)len;
+	}
+	return i;
+}
+
+long
+utf8_repair(struct buf *out, const char *s, size_t n)
+{
+	static const char repl[3] = { '\xEF', '\xBF', '\xBD' };
+	size_t i = 0, k;
+	long bad = 0;
+
+	while (i < n) {
+		k = utf8_span(s + i, n - i);
+		if (buf_add(out, s + i, k) != 0)
+			return -1;
+		if ((i += k) == n)
+			break;
+		if (buf_add(out, repl, sizeof(repl)) != 0)
+			return -1;
+		bad++;
+		i++;
+	}
+	return bad;
+}

@@ -41,4 +41,14 @@ size_t	utf8_prefix(const char *s, size_t n, size_t chars);
  */
 long	utf8_clean(struct buf *out, const char *s, size_t n);
 
+/*
+ * Append S[0..N) to OUT with each invalid byte replaced by U+FFFD and
+ * nothing else changed (NUL and control characters stay): for names
+ * and JSON text, where line ends and controls are not ours to change.
+ * Returns the number replaced, or -1 when OUT's cap is reached.
+ */
+long	utf8_repair(struct buf *out, const char *s, size_t n);
+/* The length of the longest valid UTF-8 prefix of S[0..N) (NUL allowed). */
+size_t	utf8_span(const char *s, size_t n);
+
 #endif /* UTF8_H */

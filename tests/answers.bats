@@ -255,3 +255,35 @@ Question: when does the lease end"
 	[[ ${lines[2]} =~ ^\[1\]\ notes/.*:[0-9]+$ ]]
 	assert_equal "$stderr" ""
 }
+
+@test "answers: a server that never stops talking is stopped at 1 MiB of answer, exit 69" {
+	fake push '{"path":"/v1/chat/completions","flood":true}'
+	run -69 --separate-stderr rag-answer --provider openai <hits
+	assert_equal "$stderr" "rag-answer: $OPENAI_BASE_URL/chat/completions: the answer is longer than 1048576 bytes; stopped"
+	[[ $output == "lorem ipsum dolor sit amet lorem"* ]]
+	[ "${#output}" -le 1048576 ]
+	fake push '{"path":"/api/chat","flood":true}'
+	run -69 --separate-stderr rag-answer --provider ollama --json <hits
+	assert_equal "$stderr" "rag-answer: $OLLAMA_HOST/api/chat: the answer is longer than 1048576 bytes; stopped"
+	assert_equal "$output" ""
+}
+
+@test "answers: a server that sends one endless line is stopped at the line cap, exit 69" {
+	fake push '{"path":"/v1/chat/completions","huge":5000000}'
+	run -69 --separate-stderr rag-answer --provider openai <hits
+	assert_equal "$stderr" "rag-answer: $OPENAI_BASE_URL/chat/completions: event-stream line longer than 1048576 bytes"
+	fake push '{"path":"/api/chat","huge":5000000}'
+	run -69 --separate-stderr rag-answer --provider ollama <hits
+	assert_equal "$stderr" "rag-answer: $OLLAMA_HOST/api/chat: line longer than 1048576 bytes"
+}
+
+@test "answers: a stream that stalls and never closes is given up after RAG_TIMEOUT, exit 69" {
+	fake push '{"path":"/v1/chat/completions","stall_mid":true}'
+	start=$(date +%s.%N)
+	RAG_TIMEOUT=1 run -69 --separate-stderr rag-answer --provider openai <hits
+	took=$(echo "$(date +%s.%N) - $start" | bc)
+	assert_equal "$output" "According to"
+	assert_equal "$stderr" "rag-answer: $OPENAI_BASE_URL/chat/completions: no data for 1 s (the stream had started; not retried)"
+	[ "$(echo "$took < 5" | bc)" = 1 ]
+	assert_equal "$(fake stats by_path./v1/chat/completions)" 1
+}

@@ -14,6 +14,15 @@ FIXTURES=$BATS_TEST_DIRNAME/fixtures
 # shellcheck disable=SC2034
 DATA=$BATS_TEST_DIRNAME/../../shared/data
 
+# python3 is Debian's (make deps installs it), not whatever comes first
+# on PATH: a version manager's shim there (pyenv) costs most of a second
+# a call, and the fake server is called a few hundred times a run.
+PYBIN=$BATS_RUN_TMPDIR/python-bin
+if [ -x /usr/bin/python3 ] && [ ! -e "$PYBIN/python3" ]; then
+	mkdir -p "$PYBIN" && ln -sf /usr/bin/python3 "$PYBIN/python3"
+fi
+PATH=$PYBIN:$PATH
+
 setup() {
 	common_setup
 }

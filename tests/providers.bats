@@ -295,9 +295,10 @@ ten_records() {
 	run -69 --separate-stderr rag-embed --provider openai <in
 	assert_equal "${stderr_lines[0]}" "rag-embed: <stdin>:1: $OPENAI_BASE_URL/embeddings: the reply is not a JSON object: '{\"object\": \"list\", \"data\": [{\"object\": \"embedding\", \"embeddi...'"
 	fake reset
+	# A reply is cut at 1 MiB + 2 MiB a text asked for (10 here).
 	fake push '{"huge":300000000}'
 	run -69 --separate-stderr rag-embed --provider openai <in
-	[[ ${stderr_lines[0]} == *"response larger than 268435456 bytes" ]]
+	[[ ${stderr_lines[0]} == *"response larger than 22020096 bytes" ]]
 }
 
 @test "providers: a record the server refuses is found, reported with its line and skipped" {
@@ -471,4 +472,26 @@ default"
 	assert_equal "$(fake stats requests)" 0
 	RAG_DB=$T/other.db run -0 rag-index </dev/null
 	[ -f "$T/other.db" ]
+}
+
+@test "providers: a reply that never ends is cut at its cap, not buffered past it, exit 69" {
+	ten_records >in
+	# Two texts a request: 1 MiB + 2 MiB a text.
+	fake push '{"path":"/v1/embeddings","flood":true}'
+	run -69 --separate-stderr python3 "$BATS_TEST_DIRNAME/lib/maxrss" "$T/rss" \
+	    rag-embed --provider openai --batch 2 --jobs 1 <in
+	assert_equal "${stderr_lines[0]}" "rag-embed: <stdin>:1: $OPENAI_BASE_URL/embeddings: response larger than 5242880 bytes"
+	# What is held is the reply up to the cap, and no more.
+	[ "$(cat "$T/rss")" -lt $((100 << 10)) ]
+}
+
+@test "providers: a reply that stalls half-way and never closes is given up after RAG_TIMEOUT and retried" {
+	ten_records >in
+	fake push '{"path":"/v1/embeddings","stall_mid":true}'
+	start=$(date +%s.%N)
+	RAG_TIMEOUT=1 run -0 --separate-stderr rag-embed --provider openai <in
+	took=$(echo "$(date +%s.%N) - $start" | bc)
+	assert_equal "$(jq -r .doc <<<"$output" | wc -l | tr -d ' ')" 10
+	assert_equal "$(fake stats requests)" 2
+	[ "$(echo "$took < 4" | bc)" = 1 ]
 }

@@ -29,6 +29,7 @@
 #define MAX_CONTEXT_DEFAULT	8000	/* characters of passages */
 #define MAX_CONTEXT_MIN		100
 #define MAX_CONTEXT_MAX		1000000
+#define LLM_MAX_ANSWER		((size_t)1 << 20)	/* bytes of a model's answer */
 
 struct opts;
 struct http;
@@ -51,7 +52,7 @@ struct group {
 	char		*qkey;		/* the qid as text, or NULL */
 	cJSON		*qid;		/* the qid as given, or NULL */
 	struct hit	*hits;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 /* Source n of an answer: the hit and line of its first sentence. */
@@ -136,13 +137,8 @@ struct llm_api {
 	/* The request body for system prompt SYS and user message USER. */
 	void		(*body)(const struct opts *o, const char *sys,
 			    const char *user, struct buf *out);
-	/*
-	 * One event DATA[0..N): text goes to llm_text, the end sets
-	 * l->done.  0, or -1 with ERR filled (an error the stream
-	 * carried, or an event that is not what the API sends).
-	 */
-	int		(*event)(struct llm *l, const char *data, size_t n,
-			    struct rp_err *err);
+	/* Whose events the stream carries (provider_chat_event). */
+	enum provider	 p;
 };
 
 /*

@@ -14,23 +14,53 @@ struct stream {
 	const struct llm_api	*api;
 	struct sse		 sse;
 	struct ndjson		 nd;
+	struct buf		 piece;		/* an event's text */
 };
 
+/* One event of the stream: its text goes on, its end is noted. */
 static int
 on_event(void *arg, const char *data, size_t n, struct rp_err *err)
 {
 	struct stream *s = arg;
+	struct llm *l = &s->l;
+	struct provider_event ev = { .text = &s->piece };
+	char url[200];
+	int rc;
 
-	return s->api->event(&s->l, data, n, err);
+	ev.prompt_tokens = l->a->prompt_tokens;
+	ev.completion_tokens = l->a->completion_tokens;
+	buf_reset(&s->piece);
+	if (provider_chat_event(s->api->p, l->o->url, data, n, &ev, err) != 0)
+		return -1;
+	rc = llm_text(l, s->piece.data, s->piece.len, err);
+	l->a->prompt_tokens = ev.prompt_tokens;
+	l->a->completion_tokens = ev.completion_tokens;
+	if (ev.done) {
+		l->done = 1;
+		if (ev.cut && rc == 0)
+			rp_warn("%s: the answer was cut short by the model's "
+			    "length limit", http_url_safe(l->o->url, url,
+			    sizeof(url)));
+	}
+	return rc;
 }
 
 static int
 on_data(void *arg, const char *p, size_t n, struct rp_err *err)
 {
 	struct stream *s = arg;
+	char url[200];
 
-	return s->api->sse ? sse_feed(&s->sse, p, n, err) :
-	    ndjson_feed(&s->nd, p, n, err);
+	if ((s->api->sse ? sse_feed(&s->sse, p, n, err) :
+	    ndjson_feed(&s->nd, p, n, err)) == 0)
+		return 0;
+	/* A line past the cap is the server's fault, not the input's. */
+	if (err->code == RP_EXIT_DATA) {
+		err->code = RP_EXIT_UNAVAIL;
+		rp_err_prefix(err, "%s", http_url_safe(s->l.o->url, url,
+		    sizeof(url)));
+	}
+	return -1;
 }
 
 /* S on one line, control characters as spaces. */
@@ -161,6 +191,7 @@ int
 llm_text(struct llm *l, const char *p, size_t n, struct rp_err *err)
 {
 	struct buf out = BUF_INIT;
+	char url[200];
 
 	/* An answer starts at its first word. */
 	if (l->a->text.len == 0)
@@ -169,7 +200,11 @@ llm_text(struct llm *l, const char *p, size_t n, struct rp_err *err)
 			p++, n--;
 	if (n == 0)
 		return 0;
-	buf_add(&l->a->text, p, n);
+	/* A server that never stops talking is stopped. */
+	if (buf_add(&l->a->text, p, n) != 0)
+		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: the answer is "
+		    "longer than %zu bytes; stopped", http_url_safe(l->o->url,
+		    url, sizeof(url)), l->a->text.max);
 	if (l->o->json)
 		return 0;
 	/* Nothing the model says may steer the terminal. */
@@ -250,6 +285,7 @@ llm_answer(const struct group *g, const struct opts *o,
 	int rc;
 
 	a->model = o->model;
+	a->text.max = LLM_MAX_ANSWER;
 	a->prompt_tokens = a->completion_tokens = -1;
 	if (g->n == 0)
 		return RP_EXIT_NOANSWER;
@@ -268,6 +304,7 @@ llm_answer(const struct group *g, const struct opts *o,
 	rc = ask(o, api, &body, &s, &err);
 	sse_release(&s.sse);
 	ndjson_release(&s.nd);
+	buf_release(&s.piece);
 	buf_release(&user);
 	buf_release(&body);
 	if (a->streamed && !s.l.at_bol && !rp_stdout_failed())

@@ -102,7 +102,7 @@ help(void)
 	    "65 some records were bad, 69 the model server failed, "
 	    "74 I/O error.\n", MAX_CHARS_DEFAULT, MAX_CONTEXT_DEFAULT,
 	    SENTENCES_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 static _Noreturn void
@@ -376,7 +376,7 @@ hit_add(struct group *g, cJSON *rec, const char *doc, const char *text)
 	struct hit *h;
 	double v;
 
-	g->hits = xreallocarray(g->hits, g->n + 1, sizeof(*g->hits));
+	g->hits = xgrow(g->hits, g->n, &g->cap, sizeof(*g->hits));
 	h = &g->hits[g->n];
 	h->rec = rec;
 	h->doc = doc;
@@ -567,7 +567,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-answer (ragpipe) %s\n", RP_VERSION);
 			cfg_free(c);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

@@ -37,69 +37,7 @@ body(const struct opts *o, const char *sys, const char *user, struct buf *out)
 	cJSON_Delete(j);
 }
 
-/* The usage object of the last event: prompt and completion tokens. */
-static void
-usage(struct llm *l, const cJSON *u)
-{
-	double v;
-
-	if (jsonl_num(u, "prompt_tokens", &v))
-		l->a->prompt_tokens = (long)v;
-	if (jsonl_num(u, "completion_tokens", &v))
-		l->a->completion_tokens = (long)v;
-}
-
-/*
- * One SSE event: a chunk {"choices":[{"delta":{"content":...},
- * "finish_reason":...}],"usage":...}, an {"error":...} the server sent
- * in the middle of the stream, or "[DONE]".
- */
-static int
-event(struct llm *l, const char *data, size_t n, struct rp_err *err)
-{
-	const cJSON *c, *d, *u;
-	const char *fin;
-	char url[200], msg[300];
-	cJSON *j;
-	int rc = 0;
-
-	http_url_safe(l->o->url, url, sizeof(url));
-	if (strcmp(data, "[DONE]") == 0) {
-		l->done = 1;
-		return 0;
-	}
-	if ((j = cJSON_ParseWithLength(data, n)) == NULL || !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		http_error_message(data, n, msg, 64);
-		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: a stream event "
-		    "that is not a JSON object: '%s'", url, msg);
-	}
-	if (cJSON_GetObjectItemCaseSensitive(j, "error") != NULL) {
-		cJSON_Delete(j);
-		return rp_err_set(err, RP_EXIT_UNAVAIL, "%s: the stream broke "
-		    "off: %s", url, http_error_message(data, n, msg,
-		    sizeof(msg)));
-	}
-	c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"),
-	    0);
-	d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-	    c, "delta"), "content");
-	/* Content may be null or absent: only strings are text. */
-	if (cJSON_IsString(d))
-		rc = llm_text(l, d->valuestring, strlen(d->valuestring), err);
-	if ((fin = jsonl_str(c, "finish_reason")) != NULL) {
-		l->done = 1;
-		if (strcmp(fin, "length") == 0 && rc == 0)
-			rp_warn("%s: the answer was cut short by the model's "
-			    "length limit", url);
-	}
-	if (cJSON_IsObject(u = cJSON_GetObjectItemCaseSensitive(j, "usage")))
-		usage(l, u);
-	cJSON_Delete(j);
-	return rc;
-}
-
-static const struct llm_api api = { 1, body, event };
+static const struct llm_api api = { 1, body, PROVIDER_OPENAI };
 
 int
 openai_chat(const struct group *g, const struct opts *o, struct answer *a)

@@ -107,7 +107,7 @@ help(void)
 	    "69 the model server failed, 74 I/O error.\n", BATCH_LOCAL,
 	    BATCH_REMOTE, EMBED_LOCAL_DIM, JOBS_REMOTE, EMBED_LOCAL_PREFIX,
 	    EMBED_LOCAL_DIM);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 void
@@ -536,7 +536,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-embed (ragpipe) %s\n", RP_VERSION);
 			cfg_free(c);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

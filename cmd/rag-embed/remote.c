@@ -331,6 +331,7 @@ send_round(struct run *r, struct pieces *ps)
 		reqs[j].body = q[j].body.data;
 		reqs[j].len = q[j].body.len;
 		reqs[j].api_key = r->pe.api_key;
+		reqs[j].max_response = provider_embed_reply_max(q[j].n);
 	}
 	http_post_many(r->http, reqs, resps, rcs, errs, nq);
 	r->requests += (long)nq;

@@ -86,7 +86,7 @@ help(void)
 	    "were bad, 69 rag-query could not be run, 74 I/O error; else "
 	    "that of\n"
 	    "a failed rag-query.\n", TOP_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 /* An unlinked temporary file, open for reading and writing. */
@@ -446,7 +446,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			printf("rag-eval (ragpipe) %s\n", RP_VERSION);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

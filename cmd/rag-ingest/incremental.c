@@ -18,7 +18,7 @@
 void
 strs_add(struct strs *l, const char *v)
 {
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v = xgrow(l->v, l->n, &l->cap, sizeof(*l->v));
 	l->v[l->n++] = xstrdup(v);
 }
 
@@ -29,7 +29,7 @@ strs_free(struct strs *l)
 		free(l->v[i]);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->cap = 0;
 }
 
 /* A path that could not be read: nothing under it is pruned. */
@@ -149,7 +149,7 @@ candidate(void *arg, const char *path, const struct store_docinfo *di)
 void
 prune(struct ingest *ig)
 {
-	struct candidates c = { NULL, { NULL, 0 } };
+	struct candidates c = { NULL, { NULL, 0, 0 } };
 	struct rp_err err;
 	const char *doc;
 	cJSON *r;

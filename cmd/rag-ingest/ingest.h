@@ -18,7 +18,7 @@ struct store_docinfo;
 /* A list of strings, sorted when searched. */
 struct strs {
 	char		**v;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 struct ingest {

@@ -17,11 +17,13 @@
 #include "jsonl.h"
 #include "sha256.h"
 #include "store.h"
+#include "utf8.h"
 #include "ingest.h"
 
 #define MAX_SIZE_DEFAULT	((size_t)32 << 20)	/* bytes a document */
 #define SNIFF			8192	/* bytes looked at for binary data */
 #define CONVERT_TIMEOUT		120	/* seconds a converter may take */
+#define READ_TRIES		3	/* reads of a file that keeps changing */
 
 enum {
 	OPT_CHUNK_SIZE = 256, OPT_CONVERT, OPT_FILES_FROM, OPT_FORCE,
@@ -137,7 +139,7 @@ help(void)
 	    "69 a converter is not installed, 74 some files could not be "
 	    "read.\n", CHUNK_SIZE_DEFAULT,
 	    MAX_SIZE_DEFAULT, CHUNK_OVERLAP_DEFAULT);
-	exit(RP_EXIT_OK);
+	exit(rp_finish(RP_EXIT_OK));
 }
 
 void
@@ -154,13 +156,23 @@ report(struct ingest *ig, enum rp_exit code, const char *fmt, ...)
 /*
  * A path as the document's identity: duplicate slashes, "./" segments
  * and a trailing slash go, so "./docs//a.md" and "docs/a.md" are one
- * document.
+ * document; bytes that are not UTF-8 become U+FFFD, as records are
+ * UTF-8 (the file is still read by its own name).
  */
 char *
 normalize(const char *path)
 {
-	char *out = xmalloc(strlen(path) + 2), *o = out;
+	struct buf fixed = BUF_INIT;
+	char *out, *o;
 	const char *p = path;
+
+	if (utf8_span(path, strlen(path)) != strlen(path)) {
+		utf8_repair(&fixed, path, strlen(path));
+		out = normalize(buf_str(&fixed));
+		buf_release(&fixed);
+		return out;
+	}
+	out = o = xmalloc(strlen(path) + 2);
 
 	if (*p == '/')
 		*o++ = *p++;
@@ -377,17 +389,21 @@ ingest_converted(struct ingest *ig, struct docinfo *di,
 }
 
 /*
- * Read all of FD into B, at most MAX bytes.  0, 1 if there was more
- * than MAX, or -1 with errno set.
+ * Read all of FD into B, at most MAX bytes; HINT is the size expected
+ * (from fstat), so that a big file is read into one allocation of its
+ * size.  0, 1 if there was more than MAX, or -1 with errno set.
  */
 static int
-read_all(int fd, struct buf *b, size_t max)
+read_all(int fd, struct buf *b, size_t max, size_t hint)
 {
 	ssize_t r;
 
 	buf_reset(b);
+	/* One byte more than expected, to see the end without growing. */
+	if (buf_reserve(b, RP_MIN(hint, max) + 1) != 0)
+		return 1;
 	for (;;) {
-		if (buf_grow(b, 65536) != 0)
+		if (b->len + 1 >= b->cap && buf_grow(b, 65536) != 0)
 			return 1;
 		do {
 			r = read(fd, b->data + b->len,
@@ -403,6 +419,42 @@ read_all(int fd, struct buf *b, size_t max)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether A and B (fstat before and after a read) show the same file. */
+static int
+unchanged(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Read FD (whose fstat is *SB) into B, again if it changed while being
+ * read (its size or mtime moved), up to READ_TRIES times; *SB is
+ * updated.  As read_all, or 2 when it never held still.
+ */
+static int
+read_stable(int fd, struct stat *sb, struct buf *b, size_t max)
+{
+	struct stat now;
+	int rc;
+
+	for (int tries = 1; ; tries++) {
+		rc = read_all(fd, b, max, (size_t)sb->st_size);
+		if (rc != 0)
+			return rc;
+		if (fstat(fd, &now) != 0)
+			return -1;
+		if (unchanged(sb, &now))
+			return 0;
+		*sb = now;
+		if (tries == READ_TRIES)
+			return 2;
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return -1;
+	}
 }
 
 /*
@@ -461,11 +513,18 @@ ingest_file(struct ingest *ig, const char *path, const char *doc)
 		close(fd);
 		return;
 	}
-	rc = read_all(fd, &b, ig->max_size);
+	rc = read_stable(fd, &sb, &b, ig->max_size);
 	close(fd);
+	/* Read again because it changed: it is racy now, if not before. */
+	racy = racy || sb.st_mtime + 1 >= time(NULL);
 	if (rc < 0) {
 		seen(ig, doc);
 		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+	} else if (rc == 2) {
+		/* Kept in the store as it was: not pruned, not replaced. */
+		seen(ig, doc);
+		report(ig, RP_EXIT_IO, "%s: skipped: changed while being read "
+		    "(%d times)", path, READ_TRIES);
 	} else if (rc > 0) {
 		report(ig, RP_EXIT_DATA, "%s: skipped: grew past --max-size "
 		    "%zu while being read", path, ig->max_size);
@@ -509,7 +568,7 @@ walk(struct ingest *ig, const char *path)
 {
 	struct dirent *e;
 	char **names = NULL, *child;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	DIR *d;
 
 	if ((d = opendir(path)) == NULL) {
@@ -520,7 +579,7 @@ walk(struct ingest *ig, const char *path)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
+		names = xgrow(names, n, &cap, sizeof(*names));
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
@@ -545,16 +604,19 @@ ingest_path(struct ingest *ig, const char *path, int top)
 {
 	struct stat sb, lsb;
 	char *doc;
+	int e;
 
 	if (stat(path, &sb) != 0) {
+		e = errno;
 		if (!top && lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
-			rp_note("%s: skipped: broken symbolic link", path);
+			rp_note("%s: skipped: %s", path, e == ELOOP ?
+			    "symbolic link loop" : "broken symbolic link");
 			return;
 		}
 		/* Gone is gone, but a path named or unreadable is kept. */
-		if (top || errno != ENOENT)
+		if (top || e != ENOENT)
 			keep(ig, path);
-		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(errno));
+		report(ig, RP_EXIT_IO, "%s: %s", path, strerror(e));
 		return;
 	}
 	if (S_ISDIR(sb.st_mode)) {
@@ -585,7 +647,7 @@ ingest_stdin(struct ingest *ig)
 	int rc, found;
 
 	ig->scanned++;
-	rc = read_all(0, &b, ig->max_size);
+	rc = read_all(0, &b, ig->max_size, 0);
 	if (rc < 0)
 		report(ig, RP_EXIT_IO, "<stdin>: %s", strerror(errno));
 	else if (rc > 0)
@@ -863,7 +925,7 @@ main(int argc, char *argv[])
 		case OPT_VERSION:
 			printf("rag-ingest (ragpipe) %s\n", RP_VERSION);
 			convert_free(ig.conv);
-			return 0;
+			return rp_finish(0);
 		default:
 			usage();
 		}

@@ -558,8 +558,11 @@ STEP_FIELDS = {
     "malformed": (bool,),      # a body (or one stream frame) that is not JSON
     "stream_error": (str,),    # an error frame after a few deltas (500 if not a stream)
     "huge": (int,),            # a 200 body of this many bytes
+    "flood": (bool,),          # a 200 body that never ends
+    "stall_mid": (bool,),      # headers and part of the body, then silence
 }
-ACTIONS = ("hang", "drop", "drop_mid", "status", "malformed", "stream_error", "huge")
+ACTIONS = ("hang", "drop", "drop_mid", "status", "malformed", "stream_error", "huge",
+           "flood", "stall_mid")
 
 
 def check_step(step):
@@ -829,6 +832,17 @@ class Handler(BaseHTTPRequestHandler):
         """A JSON reply, or what the body fault of `step` makes of it."""
         if step.get("huge") is not None:
             self.send_huge(step["huge"], "json")
+        elif step.get("flood"):
+            self.send_flood("json")
+        elif step.get("stall_mid"):
+            data = json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.hang()
         elif step.get("malformed"):
             self.send_body(200, "application/json", MALFORMED_JSON)
         elif step.get("stream_error"):
@@ -861,13 +875,16 @@ class Handler(BaseHTTPRequestHandler):
         if step.get("huge") is not None:
             self.send_huge(step["huge"], stream.kind)
             return
+        if step.get("flood"):
+            self.send_flood(stream.kind)
+            return
         frames, at = stream.frames, min(stream.fault_at, len(stream.frames))
         end = b"0\r\n\r\n"
         if step.get("stream_error"):
             frames = frames[:at] + [stream.error_frame(step["stream_error"])]
         elif step.get("malformed"):
             frames = frames[:at] + [stream.malformed_frame()] + frames[at:]
-        elif step.get("drop_mid"):
+        elif step.get("drop_mid") or step.get("stall_mid"):
             frames, end = frames[:at], b""
             self.close_connection = True
         self.send_response(200)
@@ -880,12 +897,47 @@ class Handler(BaseHTTPRequestHandler):
             if step.get("frame_delay"):
                 self.server.stopping.wait(step["frame_delay"])
         self.wfile.write(end)
+        if step.get("stall_mid"):
+            self.wfile.flush()
+            self.hang()
 
     HUGE_SHAPES = {  # kind -> (content type, prefix, filler byte, suffix)
         "json": ("application/json", b'{"object":"list","data":[', b" ", b"]}"),
         "sse": ("text/event-stream", b'data: {"pad":"', b"x", b'"}\n\n'),
         "ndjson": ("application/x-ndjson", b'{"pad":"', b"x", b'"}\n'),
     }
+
+    FLOOD_WORDS = b"lorem ipsum dolor sit amet " * 150  # about 4 KB a frame
+
+    def flood_frame(self, kind):
+        """A valid frame of the endless reply: a chat delta of many words
+        (or, for JSON, padding inside the list)."""
+        words = self.FLOOD_WORDS.decode()
+        if kind == "sse":
+            return sse({"id": "chatcmpl-flood", "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": {"content": words},
+                                     "finish_reason": None}]})
+        if kind == "ndjson":
+            return ndjson({"model": "flood", "message": {"role": "assistant",
+                                                         "content": words}, "done": False})
+        return b" " * 65536
+
+    def send_flood(self, kind):
+        """A 200 reply in chunked encoding that never ends: frames until
+        the client closes the connection or the server stops."""
+        content_type = self.HUGE_SHAPES[kind][0]
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        frame = self.flood_frame(kind)
+        if kind == "json":
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(b'{"object":"list","data":['),
+                                                  b'{"object":"list","data":['))
+        chunk = b"%x\r\n%s\r\n" % (len(frame), frame)
+        while not self.server.stopping.is_set():
+            self.wfile.write(chunk)
 
     def send_huge(self, size, kind):
         """A 200 reply of exactly `size` bytes, generated as it is sent."""

@@ -519,6 +519,47 @@ class ServerTest(unittest.TestCase):
         self.assertEqual((status, len(raw)), (200, 100_000))
         self.assertTrue(raw.startswith(b"data: "))
 
+    def test_flood_never_ends(self):
+        self.push({"flood": True}, {"flood": True})
+        conn = self.connect()
+        conn.request("POST", "/v1/chat/completions", json.dumps({
+            "model": "m", "stream": True, "messages": [{"role": "user", "content": PROMPT}]}),
+            {"Authorization": "Bearer " + KEY})
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        self.assertIsNone(response.getheader("Content-Length"))
+        got = response.read(1_000_000)
+        conn.close()
+        self.assertEqual(len(got), 1_000_000)
+        data, _ = sse_data(got[:got.rindex(b"\n\n") + 2])
+        self.assertTrue(json.loads(data[0])["choices"][0]["delta"]["content"].startswith("lorem"))
+        conn = self.connect()
+        conn.request("POST", "/v1/embeddings", json.dumps({"model": "e", "input": "x"}),
+                     {"Authorization": "Bearer " + KEY})
+        response = conn.getresponse()
+        got = response.read(300_000)
+        conn.close()
+        self.assertTrue(got.startswith(b'{"object":"list","data":[    '))
+
+    def test_stall_mid_sends_part_then_nothing(self):
+        self.push({"stall_mid": True}, {"stall_mid": True})
+        conn = self.connect(timeout=0.5)
+        conn.request("POST", "/v1/embeddings", json.dumps({"model": "e", "input": "x"}),
+                     {"Authorization": "Bearer " + KEY})
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        with self.assertRaises(socket.timeout):
+            response.read()
+        conn.close()
+        conn = self.connect(timeout=0.5)
+        conn.request("POST", "/api/chat", json.dumps({"model": "m", "messages": [
+            {"role": "user", "content": PROMPT}]}))
+        response = conn.getresponse()
+        self.assertEqual(json.loads(response.readline())["done"], False)
+        with self.assertRaises(socket.timeout):
+            response.read()
+        conn.close()
+
     def test_bad_steps_are_rejected(self):
         for step in ({"stauts": 500}, {"status": 200}, {"hang": True, "drop": True},
                      {"count": 0, "status": 500}, {"retry_after": "1"}, "x"):

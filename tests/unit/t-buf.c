@@ -38,6 +38,15 @@ main(void)
 	is_str(buf_str(&c), "abc", "and leaves the contents");
 	buf_release(&c);
 	ok(c.data == NULL, "release frees");
+	buf_init(&c, 1000);
+	for (int i = 0; i < 1000; i++)
+		buf_addc(&c, 'x');
+	ok(c.len == 1000 && c.cap == 1001, "a capped buffer grows to its cap "
+	    "and no further (cap %zu)", c.cap);
+	buf_release(&c);
+	ok(buf_reserve(&c, 500) == 0 && c.cap == 501, "reserve: exactly");
+	ok(buf_reserve(&c, 1001) == -1, "reserve: not past the cap");
+	buf_release(&c);
 	p = buf_detach(&c, &n);
 	ok(p != NULL && *p == '\0' && n == 0, "detach of empty gives \"\"");
 	free(p);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "rp.h"
+#include "buf.h"
 #include "jsonl.h"
 #include "tap.h"
 
@@ -60,6 +61,77 @@ main(void)
 	cJSON_Delete(o);
 	jsonl_close(r);
 	fclose(f);
+
+	{
+		const char *why, *model, *s;
+		struct buf out = BUF_INIT;
+		FILE *tmp;
+		long nc;
+		float *vec;
+		size_t dim;
+
+		s = "{\"d\":\"r\xc3\",\"t\":\"a\xffz\"}";
+		o = jsonl_parse(s, strlen(s), &why);
+		ok(o != NULL, "not UTF-8: parsed");
+		is_str(jsonl_str(o, "d"), "r\xef\xbf\xbd", "not UTF-8: repaired");
+		is_str(jsonl_str(o, "t"), "a\xef\xbf\xbdz", "repaired inside");
+		cJSON_Delete(o);
+		o = jsonl_parse("{\"t\":\"one\\u0000two\",\"b\":\"\\\\u0000\"}",
+		    34, &why);
+		is_str(jsonl_str(o, "t"), "one\xef\xbf\xbdtwo",
+		    "\\u0000: U+FFFD, the rest kept");
+		is_str(jsonl_str(o, "b"), "\\u0000", "an escaped backslash stays");
+		cJSON_Delete(o);
+		o = cJSON_CreateObject();
+		jsonl_set_str(o, "doc", "caf\xe9");
+		tmp = tmpfile();
+		jsonl_write(tmp, o);
+		rewind(tmp);
+		buf_grow(&out, 64);
+		out.len = fread(out.data, 1, 63, tmp);
+		s = "{\"doc\":\"caf\xef\xbf\xbd\"}\n";
+		is_mem(out.data, out.len, s, strlen(s),
+		    "what is written is UTF-8");
+		fclose(tmp);
+		buf_release(&out);
+		cJSON_Delete(o);
+
+		o = cJSON_Parse("{\"text\":\"x\",\"nchunks\":2}");
+		ok(jsonl_chunk_check(o, &nc, &err) == 0 && nc == 2, "chunk: ok");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"nchunks\":0}");
+		ok(jsonl_chunk_check(o, &nc, &err) == 0 && nc == 0,
+		    "chunk: an empty document needs no text");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"text\":\"x\",\"nchunks\":1.5}");
+		ok(jsonl_chunk_check(o, &nc, &err) == -1, "chunk: nchunks 1.5");
+		is_str(err.msg, "'nchunks' is not a whole number", "says so");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"text\":7}");
+		ok(jsonl_chunk_check(o, &nc, &err) == -1 &&
+		    strcmp(err.msg, "'text' is not a string") == 0,
+		    "chunk: text not a string");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"embedding_b64\":\"AACAPwAAAEA=\",\"model\":\"m\"}");
+		ok(jsonl_embedding(o, &vec, &model, &dim, &err) == 0 && dim == 2 &&
+		    vec[0] == 1 && vec[1] == 2 && strcmp(model, "m") == 0,
+		    "embedding: base64");
+		free(vec);
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"embedding_b64\":\"\",\"model\":\"m\"}");
+		ok(jsonl_embedding(o, &vec, &model, &dim, &err) == -1,
+		    "embedding: empty base64 refused");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"embedding\":[1,2]}");
+		ok(jsonl_embedding(o, &vec, &model, &dim, &err) == -1 &&
+		    strcmp(err.msg, "an embedding without a 'model'") == 0,
+		    "embedding: needs a model");
+		cJSON_Delete(o);
+		o = cJSON_Parse("{\"text\":\"x\"}");
+		ok(jsonl_embedding(o, &vec, &model, &dim, &err) == 0 && vec == NULL &&
+		    model == NULL, "embedding: none");
+		cJSON_Delete(o);
+	}
 
 	f = mem("a\0bb\0\0ccc", 9);
 	l = lines_open(f, "list", 100, '\0');

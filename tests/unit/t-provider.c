@@ -204,6 +204,45 @@ test_errors(void)
 	is_int(provider_status_code(503), RP_EXIT_UNAVAIL, "503: unavailable");
 }
 
+static void
+test_chat_events(void)
+{
+	struct buf text = BUF_INIT;
+	struct provider_event ev = { .text = &text };
+	struct rp_err err;
+	const char *u = "http://me:pw@127.0.0.1:1/v1/chat/completions";
+	const char *e1 = "{\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}";
+	const char *e2 = "{\"choices\":[{\"delta\":{},\"finish_reason\":"
+	    "\"length\"}],\"usage\":{\"prompt_tokens\":7,"
+	    "\"completion_tokens\":2}}";
+	const char *o1 = "{\"message\":{\"content\":\" there\"},\"done\":"
+	    "true,\"done_reason\":\"stop\",\"eval_count\":3}";
+
+	ev.prompt_tokens = ev.completion_tokens = -1;
+	ok(provider_chat_event(PROVIDER_OPENAI, u, e1, strlen(e1), &ev,
+	    &err) == 0 && !ev.done, "openai: a delta");
+	ok(provider_chat_event(PROVIDER_OPENAI, u, e2, strlen(e2), &ev,
+	    &err) == 0 && ev.done && ev.cut, "openai: cut by length");
+	ok(ev.prompt_tokens == 7 && ev.completion_tokens == 2, "openai: usage");
+	ok(provider_chat_event(PROVIDER_OPENAI, u, "[DONE]", 6, &ev, &err) ==
+	    0, "openai: [DONE]");
+	ok(provider_chat_event(PROVIDER_OLLAMA, u, o1, strlen(o1), &ev,
+	    &err) == 0 && ev.done && !ev.cut && ev.completion_tokens == 3,
+	    "ollama: the last line");
+	is_str(buf_str(&text), "Hi there", "the text of the events");
+	ok(provider_chat_event(PROVIDER_OLLAMA, u, "{\"error\":\"oom\"}", 15,
+	    &ev, &err) == -1 && err.code == RP_EXIT_UNAVAIL, "an error event");
+	is_str(err.msg, "http://127.0.0.1:1/v1/chat/completions: the stream "
+	    "broke off: oom", "says so, without the password");
+	ok(provider_chat_event(PROVIDER_OPENAI, u, "{\"a\":", 5, &ev,
+	    &err) == -1, "not JSON");
+	is_str(err.msg, "http://127.0.0.1:1/v1/chat/completions: a stream "
+	    "event that is not a JSON object: '{\"a\":'", "says so");
+	is_int(provider_embed_reply_max(1), 3 << 20, "reply cap: one text");
+	is_int(provider_embed_reply_max(64), 129 << 20, "reply cap: 64");
+	buf_release(&text);
+}
+
 int
 main(void)
 {
@@ -212,5 +251,6 @@ main(void)
 	test_body();
 	test_parse();
 	test_errors();
+	test_chat_events();
 	return tap_done();
 }

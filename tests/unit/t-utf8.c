@@ -248,6 +248,26 @@ test_clean(void)
 	free(rnd);
 }
 
+static void
+test_repair(void)
+{
+	struct buf b = BUF_INIT;
+
+	is_int(utf8_span("ab\xff" "c", 4), 2, "span: up to the bad byte");
+	is_int(utf8_span("a\0b", 3), 3, "span: NUL is UTF-8");
+	is_int(utf8_span("caf\xc3\xa9 au lait!", 15), 15, "span: all");
+	is_int(utf8_span("0123456789\xe2\x82", 12), 10, "span: cut sequence");
+	is_int(utf8_repair(&b, "a\xff" "b\xc3", 4), 2, "repair: counts");
+	is_str(buf_str(&b), "a\xef\xbf\xbd" "b\xef\xbf\xbd", "repair: U+FFFD");
+	buf_reset(&b);
+	is_int(utf8_repair(&b, "ok\r\n\t", 5), 0, "repair: valid as is");
+	is_mem(b.data, b.len, "ok\r\n\t", 5, "repair: controls kept");
+	buf_release(&b);
+	buf_init(&b, 4);
+	is_int(utf8_repair(&b, "\xff\xff", 2), -1, "repair: over the cap");
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -255,5 +275,6 @@ main(void)
 	test_encode();
 	test_valid_count_prefix();
 	test_clean();
+	test_repair();
 	return tap_done();
 }
