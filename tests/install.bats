@@ -6,9 +6,11 @@ load helpers
 ROOT=$BATS_TEST_DIRNAME/..
 
 setup_file() {
-	# The tests of this file share one installation.
+	# The tests of this file share one installation, of the programs
+	# under test as they are: -o all, for make must not rebuild them
+	# (without the sanitizer flags they were built with, say).
 	export DEST=$BATS_FILE_TMPDIR/root
-	make -s -C "$BATS_TEST_DIRNAME/.." install O="$RAG_BUILD" DESTDIR="$DEST" \
+	make -s -o all -C "$BATS_TEST_DIRNAME/.." install O="$RAG_BUILD" DESTDIR="$DEST" \
 	    PREFIX=/usr >"$BATS_FILE_TMPDIR/install.log" 2>&1
 }
 
