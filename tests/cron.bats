@@ -160,13 +160,18 @@ hold_lock() {
 	rag-embed --dimensions 32 <a.jsonl >A.jsonl
 	rag-embed --dimensions 32 <b.jsonl >B.jsonl
 	rag-index -d "$DB" A.jsonl
-	# The writer swaps versions for a few seconds, many commits a run.
-	bash -c 'end=$((SECONDS + 4)); while [ $SECONDS -lt $end ]; do
+	# The writer swaps versions, many commits a run, until the readers
+	# have had at least 3 s and 8 rounds (however loaded the machine).
+	bash -c 'while [ ! -e stop ]; do
 	    rag-index -d "$1" B.jsonl && rag-index -d "$1" A.jsonl || exit 1; done' \
 	    _ "$DB" 3>&- &
 	writer=$!
-	n=0 errors=0
+	n=0 errors=0 end=$((SECONDS + 3))
 	while kill -0 "$writer" 2>/dev/null; do
+		if [ "$n" -ge 8 ] && [ $SECONDS -ge $end ]; then
+			touch stop
+			break
+		fi
 		n=$((n + 1))
 		mode=bm25
 		[ $((n % 2)) -eq 0 ] && mode=vector
@@ -180,7 +185,7 @@ hold_lock() {
 	echo "# $n queries (x2) while writing" >&3
 	assert_equal "$errors" 0
 	assert_equal "$(cat q.err)" ""
-	[ "$n" -ge 5 ]
+	[ "$n" -ge 8 ]
 	# Per query and document: one version, all its chunks.
 	jq -r '[input_filename, .doc, (.text | capture("v(?<v>[AB])").v)] | @tsv' q*.jsonl r*.jsonl |
 	    awk -F'\t' '{ k = $1 SUBSEP $2; n[k]++; v[k] = v[k] $3; docs[$1]++ }
