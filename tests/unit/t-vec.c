@@ -1,4 +1,4 @@
-/* t-vec: dot products on every instruction set, exact top-k. */
+/* t-vec: dot products on every instruction set, exact and int8 top-k. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,186 @@ brute(const float *rows, size_t n, size_t dim, const float *q, size_t k,
 	qsort(all, n, sizeof(*all), by_score);
 	memcpy(out, all, k * sizeof(*out));
 	free(all);
+}
+
+/* N random unit rows of DIM floats (with some zero rows if ZEROS). */
+static float *
+unit_rows(size_t n, size_t dim, int zeros)
+{
+	float *r = xcalloc(n * dim, sizeof(float));
+
+	for (size_t i = 0; i < n; i++) {
+		if (zeros && i % 97 == 5)
+			continue;
+		for (size_t j = 0; j < dim; j++)
+			r[i * dim + j] = rnd();
+		vec_normalize(r + i * dim, dim);
+	}
+	return r;
+}
+
+/* The quantiser: codes in range, error within half a step, padding 0. */
+static void
+test_quantize(void)
+{
+	float v[70], z[70] = { 0 }, s, maxerr = 0;
+	int8_t c[128];
+	int inrange = 1, padded = 1, top = 0;
+
+	for (size_t i = 0; i < 70; i++)
+		v[i] = rnd();
+	v[13] = -0.75f;		/* the largest magnitude */
+	memset(c, 0x55, sizeof(c));
+	s = vec_quantize(v, 70, c, VEC_Q8_STRIDE(70));
+	is_int(VEC_Q8_STRIDE(70), 128, "a row of 70 codes takes 128 bytes");
+	ok(fabsf(s - 0.75f / 127) < 1e-9f, "the scale is max / 127");
+	for (size_t i = 0; i < 70; i++) {
+		inrange &= c[i] != -128;
+		maxerr = fmaxf(maxerr, fabsf(c[i] * s - v[i]));
+		top |= c[i] == -127;
+	}
+	for (size_t i = 70; i < 128; i++)
+		padded &= c[i] == 0;
+	ok(inrange && top, "codes in [-127, 127], the largest at -127");
+	ok(maxerr <= s / 2 * 1.0001f, "error within half a step (%g, step %g)",
+	    (double)maxerr, (double)s);
+	ok(padded, "codes past the dimension are zero");
+	memset(c, 0x55, sizeof(c));
+	ok(vec_quantize(z, 70, c, 128) == 0 && c[0] == 0 && c[69] == 0,
+	    "a zero vector has scale 0 and zero codes");
+	v[3] = NAN;
+	ok(vec_quantize(v, 70, c, 128) == 0 && c[13] == 0,
+	    "a vector with NaN quantises to zero");
+}
+
+/* The int8 rows of ROWS: codes and scales in new arrays. */
+static void
+quantize_all(const float *rows, size_t n, size_t dim, int8_t **codes,
+    float **scales)
+{
+	size_t stride = VEC_Q8_STRIDE(dim);
+
+	*codes = xmalloc(n * stride);
+	*scales = xcalloc(n, sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		(*scales)[i] = vec_quantize(rows + i * dim, dim,
+		    *codes + i * stride, stride);
+}
+
+/* The same rows, and the same scores if SCORES. */
+static int
+same_hits(const struct vec_hit *a, const struct vec_hit *b, size_t n,
+    int scores)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].row != b[i].row || (scores && a[i].score != b[i].score))
+			return 0;
+	return 1;
+}
+
+/*
+ * int8 search: with every row re-scored it is exact search; the int8
+ * kernels agree on every ISA; recall@10 against exact search.
+ */
+static void
+test_q8(const char *const *isas, size_t nisas)
+{
+	static const size_t dims[] = { 1, 3, 15, 16, 17, 63, 64, 65, 100, 385 };
+	struct vec_hit a[40], b[40], ref[40], *all;
+	size_t n = 3000, got, found = 0, total = 0;
+	float *rows, *scales, *q;
+	int8_t *codes;
+	int exact, agree, first, zeros;
+
+	for (size_t d = 0; d < RP_NELEM(dims); d++) {
+		rows = unit_rows(n, dims[d], 1);
+		q = unit_rows(1, dims[d], 0);
+		quantize_all(rows, n, dims[d], &codes, &scales);
+		vec_set_isa("generic");
+		vec_topk_q8(rows, codes, scales, n, dims[d], q, 40, 40, 1, ref);
+		exact = agree = 1;
+		for (size_t i = 0; i < nisas; i++) {
+			if (vec_set_isa(isas[i]) != 0)
+				continue;
+			for (unsigned t = 1; t <= 3; t++) {
+				vec_topk(rows, n, dims[d], q, 40, t, a);
+				got = vec_topk_q8(rows, codes, scales, n,
+				    dims[d], q, 40, n, t, b);
+				exact &= got == 40 && same_hits(a, b, 40, 1);
+				got = vec_topk_q8(rows, codes, scales, n,
+				    dims[d], q, 40, 40, t, b);
+				agree &= got == 40 && same_hits(ref, b, 40, 0);
+			}
+		}
+		ok(exact, "dim %zu: int8 with every row re-scored is exact "
+		    "search", dims[d]);
+		ok(agree, "dim %zu: int8 kernels agree on every ISA and thread "
+		    "count", dims[d]);
+		free(rows);
+		free(q);
+		free(codes);
+		free(scales);
+	}
+
+	/* Recall@10 on random unit vectors, re-scoring 100. */
+	n = 20000;
+	rows = unit_rows(n, 384, 0);
+	quantize_all(rows, n, 384, &codes, &scales);
+	for (size_t i = 0; i < nisas; i++) {
+		if (vec_set_isa(isas[i]) != 0)
+			continue;
+		found = total = 0;
+		for (size_t j = 0; j < 50; j++) {
+			q = unit_rows(1, 384, 0);
+			/* Half the questions near a row, as real ones are. */
+			for (size_t x = 0; j % 2 == 0 && x < 384; x++)
+				q[x] += 2 * rows[(j * 379) % n * 384 + x];
+			vec_normalize(q, 384);
+			vec_topk(rows, n, 384, q, 10, 0, a);
+			vec_topk_q8(rows, codes, scales, n, 384, q, 10, 100, 0,
+			    b);
+			for (size_t x = 0; x < 10; x++)
+				for (size_t y = 0; y < 10; y++)
+					found += a[x].row == b[y].row;
+			total += 10;
+			free(q);
+		}
+		ok(found >= total * 99 / 100, "%s: int8 recall@10 %.3f >= 0.99",
+		    isas[i], (double)found / (double)total);
+	}
+
+	/* Edges: k > n, zero rows, a zero question, no rows. */
+	vec_set_isa("generic");
+	got = vec_topk_q8(rows, codes, scales, 5, 384, rows, 10, 0, 0, b);
+	ok(got == 5 && b[0].row == 0, "int8: k larger than n gives n");
+	is_int(vec_topk_q8(rows, codes, scales, 0, 384, rows, 10, 0, 0, b), 0,
+	    "int8: no rows");
+	free(rows);
+	free(codes);
+	free(scales);
+	rows = unit_rows(500, 33, 1);	/* rows 5, 102, ... are zero */
+	quantize_all(rows, 500, 33, &codes, &scales);
+	q = xcalloc(33, sizeof(float));
+	all = xcalloc(500, sizeof(*all));
+	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 3, 3, 0, b);
+	first = got == 3 && b[0].row == 0 && b[1].row == 1 && b[2].row == 2 &&
+	    b[0].score == 0;
+	ok(first, "int8: a zero question scores every row 0, lowest rows first");
+	for (size_t i = 0; i < 33; i++)
+		q[i] = -rows[7 * 33 + i];
+	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 500, 10, 0, all);
+	ok(got == 500 && all[499].row == 7, "int8: all rows, the opposite "
+	    "last");
+	zeros = 1;
+	for (size_t i = 0; i < 500; i++)
+		if (all[i].row % 97 == 5)
+			zeros &= all[i].score == 0;
+	ok(zeros, "int8: zero rows score 0");
+	free(all);
+	free(q);
+	free(rows);
+	free(codes);
+	free(scales);
 }
 
 int
@@ -108,5 +288,7 @@ main(void)
 	    "ties go to the lower row");
 	free(rows);
 	free(q);
+	test_quantize();
+	test_q8(isas, RP_NELEM(isas));
 	return tap_done();
 }
