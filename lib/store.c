@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "analyze.h"
 #include "sha256.h"
+#include "vec.h"
 #include "vindex.h"
 #include "zst.h"
 #include "store.h"
@@ -1343,12 +1344,15 @@ store_bm25(struct store *s, char *const *terms, size_t nterms,
 	return (long)n;
 }
 
-/* What a fresh vector file must say, read in the current transaction. */
+/*
+ * What a fresh vector file must say, read in the current transaction.
+ * Reads only the meta table: a query pays nothing in proportion to the
+ * store to find its vector file fresh (the count comes from the file).
+ */
 static int
 vec_want(struct store *s, struct vindex_meta *m, int *has, struct rp_err *err)
 {
-	char *model = NULL, *uuid = NULL, *gen = NULL;
-	int64_t count = 0;
+	char *model = NULL, *uuid = NULL, *gen = NULL, *quant = NULL;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -1359,19 +1363,36 @@ vec_want(struct store *s, struct vindex_meta *m, int *has, struct rp_err *err)
 		return 0;
 	if (meta_get(s, "uuid", &uuid, err) != 0 ||
 	    meta_get(s, "vec_gen", &gen, err) != 0 ||
-	    pragma_int(s, "SELECT count(*) FROM vectors", &count, err) != 0) {
-		free(model);
-		free(uuid);
-		free(gen);
-		return -1;
+	    meta_get(s, "vec_quant", &quant, err) != 0) {
+		rc = -1;
+		goto out;
 	}
 	snprintf(m->model, sizeof(m->model), "%s", model);
 	snprintf(m->uuid, sizeof(m->uuid), "%s", uuid != NULL ? uuid : "");
 	m->generation = gen != NULL ? strtoull(gen, NULL, 10) : 0;
-	m->count = (size_t)count;
+	m->quant = VINDEX_QUANT_AUTO;
+	if (quant != NULL && vindex_quant_parse(quant) >= 0)
+		m->quant = (enum vindex_quant)vindex_quant_parse(quant);
+	rc = 0;
+out:
 	free(model);
 	free(uuid);
 	free(gen);
+	free(quant);
+	return rc;
+}
+
+/* The counts a vector file records, which vec_want leaves out. */
+static int
+vec_counts(struct store *s, struct vindex_meta *m, struct rp_err *err)
+{
+	int64_t count = 0;
+
+	if (pragma_int(s, "SELECT count(*) FROM vectors", &count, err) != 0 ||
+	    pragma_int(s, "SELECT count(*) FROM chunks", &m->nchunks,
+	    err) != 0)
+		return -1;
+	m->count = (size_t)count;
 	return 0;
 }
 
@@ -1414,49 +1435,88 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
 	return 0;
 }
 
-/* Write the vector file from the current transaction's view. */
+struct term_reader {
+	struct store	*s;
+	sqlite3_stmt	*st;
+};
+
+/* vindex_term_fn over the full-text index's vocabulary. */
 static int
-build_file(struct store *s, const struct vindex_meta *m, struct rp_err *err)
+next_term(void *arg, const char **term, size_t *n, int64_t *df,
+    struct rp_err *err)
 {
+	struct term_reader *r = arg;
+	int rc = sqlite3_step(r->st);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return dberr(r->s, err, "read the full-text vocabulary");
+	*term = (const char *)sqlite3_column_blob(r->st, 0);
+	*n = (size_t)sqlite3_column_bytes(r->st, 0);
+	*df = sqlite3_column_int64(r->st, 1);
+	if (*term == NULL)
+		*term = "";
+	return 1;
+}
+
+/*
+ * Write the vector file from the current transaction's view: the
+ * vectors, and the term statistics of the full-text index.
+ */
+static int
+build_file(struct store *s, const struct vindex_meta *want,
+    struct rp_err *err)
+{
+	struct vindex_meta m = *want;
 	struct vec_reader r;
+	struct term_reader t = { s, NULL };
 	char *path;
 	int rc;
 
-	if (open_reader(s, &r, m->dim, err) != 0)
+	if (vec_counts(s, &m, err) != 0 || open_reader(s, &r, m.dim, err) != 0)
 		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT term, doc FROM fts_vocab", -1,
+	    &t.st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(r.st);
+		return dberr(s, err, "read the full-text vocabulary");
+	}
 	path = xasprintf("%s-vec", s->path);
-	rc = vindex_write(path, m, next_vector, &r, err);
+	rc = vindex_write(path, &m, next_vector, &r, next_term, &t, err);
 	sqlite3_finalize(r.st);
+	sqlite3_finalize(t.st);
 	free(path);
 	return rc;
 }
 
 /* Read every vector into memory: the way when no file can be had. */
 static int
-load_memory(struct store *s, const struct vindex_meta *m,
+load_memory(struct store *s, const struct vindex_meta *want,
     struct store_vectors *v, struct rp_err *err)
 {
+	struct vindex_meta m = *want;
 	struct vec_reader r;
 	size_t i = 0;
 	int rc = 0;
 
-	if (open_reader(s, &r, m->dim, err) != 0)
+	if (vec_counts(s, &m, err) != 0 || open_reader(s, &r, m.dim, err) != 0)
 		return -1;
-	s->mem_rows = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
-	    m->dim * sizeof(float));
-	s->mem_ids = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
+	s->mem_rows = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
+	    m.dim * sizeof(float));
+	s->mem_ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
 	    sizeof(int64_t));
-	while (i < m->count && (rc = next_vector(&r, &s->mem_ids[i],
-	    s->mem_rows + i * m->dim, err)) > 0)
+	while (i < m.count && (rc = next_vector(&r, &s->mem_ids[i],
+	    s->mem_rows + i * m.dim, err)) > 0)
 		i++;
 	sqlite3_finalize(r.st);
-	if (i < m->count)
+	if (i < m.count)
 		return rc < 0 ? -1 : rp_err_set(err, RP_EXIT_IO,
 		    "%s: vectors changed while read", s->path);
 	v->rows = s->mem_rows;
 	v->ids = s->mem_ids;
-	v->n = m->count;
-	v->dim = m->dim;
+	v->n = m.count;
+	v->dim = m.dim;
+	v->nchunks = m.nchunks;
 	v->mapped = 0;
 	return 0;
 }
@@ -1488,6 +1548,9 @@ store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
 	v->ids = vindex_ids(s->vi);
 	v->n = vindex_count(s->vi);
 	v->dim = vindex_dim(s->vi);
+	v->codes = vindex_codes(s->vi);
+	v->scales = vindex_scales(s->vi);
+	v->nchunks = vindex_nchunks(s->vi);
 	v->mapped = 1;
 	return 0;
 }
@@ -1526,6 +1589,14 @@ store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
 	sqlite3_stmt *st;
 	int rc;
 
+	/* The vector file has the statistics: no reading of the index. */
+	if (s->vi != NULL) {
+		if (total != NULL)
+			*total = vindex_nchunks(s->vi);
+		if (df != NULL)
+			*df = vindex_term_df(s->vi, term, n);
+		return 0;
+	}
 	if (total != NULL && pragma_int(s, "SELECT count(*) FROM chunks",
 	    total, err) != 0)
 		return -1;
@@ -1635,7 +1706,10 @@ file_size(const char *path, const char *suffix)
 	return n;
 }
 
-/* The model and whether the vector file is fresh, for store_stats. */
+/*
+ * The model, the quantisation, and whether the vector file is fresh,
+ * for store_stats.
+ */
 static int
 stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 {
@@ -1658,9 +1732,13 @@ stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 	if (has) {
 		snprintf(st->model, sizeof(st->model), "%s", m.model);
 		st->dim = m.dim;
+		st->quant_setting = m.quant;
+		m.count = (size_t)st->vectors;
+		st->quant = vindex_resolve(&m);
 		path = xasprintf("%s-vec", s->path);
 		if ((vi = vindex_open(path, &m, &ignore)) != NULL) {
 			st->vectors_fresh = 1;
+			st->quant = vindex_quant(vi);
 			vindex_close(vi);
 		}
 		free(path);
@@ -1668,6 +1746,12 @@ stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 	if (own)
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return 0;
+}
+
+int
+store_set_quant(struct store *s, enum vindex_quant q, struct rp_err *err)
+{
+	return meta_set_text(s, "vec_quant", vindex_quant_name(q), err);
 }
 
 int
@@ -1957,19 +2041,28 @@ check_vectors(struct check *c, const struct vindex_meta *m, int has,
 	return 0;
 }
 
-/* The vector file, when it claims to be fresh, holds the same vectors. */
+/*
+ * The vector file, when it claims to be fresh, holds the same vectors,
+ * their int8 codes (when it has them) as the rows quantise to, and the
+ * term statistics of the full-text index.
+ */
 static int
 check_vector_file(struct check *c, const struct vindex_meta *m,
     struct rp_err *err)
 {
 	struct vec_reader r;
+	struct term_reader t = { c->s, NULL };
 	struct vindex *vi;
 	struct rp_err ignore;
-	const float *rows;
+	const float *rows, *scales;
+	const int8_t *codes;
 	const int64_t *ids;
+	const char *term;
+	size_t i = 0, j = 0, n, nfile, differ = 0, qdiffer = 0, tdiffer = 0;
+	size_t stride;
+	int64_t id, df, nchunks = 0;
 	float *row;
-	int64_t id;
-	size_t i = 0, differ = 0;
+	int8_t *code;
 	char *path;
 	int rc;
 
@@ -1984,23 +2077,57 @@ check_vector_file(struct check *c, const struct vindex_meta *m,
 	}
 	rows = vindex_rows(vi);
 	ids = vindex_ids(vi);
+	codes = vindex_codes(vi);
+	scales = vindex_scales(vi);
+	stride = VEC_Q8_STRIDE(m->dim);
 	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
+	code = xmalloc(stride);
+	/* Both sorted by chunk id: merge, counting rows only one side has. */
+	nfile = vindex_count(vi);
 	while ((rc = next_vector(&r, &id, row, err)) > 0) {
-		if (i >= m->count || ids[i] != id ||
-		    memcmp(rows + i * m->dim, row, m->dim * sizeof(*row)) != 0)
-			differ++;
 		i++;
+		while (j < nfile && ids[j] < id)
+			j++, differ++;
+		if (j == nfile || ids[j] != id) {
+			differ++;
+			continue;
+		}
+		if (memcmp(rows + j * m->dim, row, m->dim * sizeof(*row)) != 0)
+			differ++;
+		else if (codes != NULL && (vec_quantize(row, m->dim, code,
+		    stride) != scales[j] || memcmp(code, codes + j * stride,
+		    stride) != 0))
+			qdiffer++;
+		j++;
 	}
+	differ += nfile - j;
 	sqlite3_finalize(r.st);
 	free(row);
-	vindex_close(vi);
-	if (rc < 0)
-		return -1;
-	if (differ > 0 || i != m->count)
+	free(code);
+	if (rc >= 0 && (rc = sqlite3_prepare_v2(c->s->db, "SELECT term, doc "
+	    "FROM fts_vocab", -1, &t.st, NULL)) != SQLITE_OK)
+		rc = dberr(c->s, err, "check: read the full-text vocabulary");
+	while (rc >= 0 && (rc = next_term(&t, &term, &n, &df, err)) > 0)
+		if (vindex_term_df(vi, term, n) != df)
+			tdiffer++;
+	sqlite3_finalize(t.st);
+	if (rc >= 0)
+		rc = pragma_int(c->s, "SELECT count(*) FROM chunks", &nchunks,
+		    err);
+	if (rc >= 0 && nchunks != vindex_nchunks(vi))
+		tdiffer++;
+	if (rc >= 0 && differ > 0)
 		problem(c, "vector file rows that differ from the store though "
-		    "it is marked fresh: %zu of %zu (%s-vec)",
-		    RP_MAX(differ, (size_t)1), m->count, c->s->path);
-	return 0;
+		    "it is marked fresh: %zu of %zu (%s-vec)", differ,
+		    RP_MAX(i, nfile), c->s->path);
+	if (rc >= 0 && qdiffer > 0)
+		problem(c, "vector file int8 rows that differ from the store's "
+		    "vectors: %zu of %zu (%s-vec)", qdiffer, i, c->s->path);
+	if (rc >= 0 && tdiffer > 0)
+		problem(c, "vector file term statistics that differ from the "
+		    "full-text index: %zu (%s-vec)", tdiffer, c->s->path);
+	vindex_close(vi);
+	return rc < 0 ? -1 : 0;
 }
 
 /* The scratch database for check_text, attached as "chk". */

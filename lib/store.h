@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vindex.h"
+
 struct rp_err;
 struct store;
 
@@ -92,6 +94,9 @@ struct store_vectors {
 	const float	*rows;		/* n rows of dim floats */
 	const int64_t	*ids;		/* the chunk id of each row */
 	size_t		 n, dim;
+	const int8_t	*codes;		/* int8 copy (vec.h); NULL: none */
+	const float	*scales;	/* its scale a row */
+	int64_t		 nchunks;	/* chunks in the store */
 	int		 mapped;	/* from the vector file, not memory */
 };
 
@@ -116,6 +121,9 @@ struct store_stats {
 	char		 model[128];	/* embedding model; "" when none */
 	size_t		 dim;
 	int		 vectors_fresh;	/* the vector file is up to date */
+	enum vindex_quant quant_setting; /* as set by rag-index --quant */
+	enum vindex_quant quant;	/* the vector file's representation
+					   (or what a rebuild would give) */
 };
 
 /*
@@ -259,11 +267,19 @@ int		 store_cache_put(struct store *s, const char *model,
 
 /*
  * The store's vectors, for a query: from the vector file "<db>-vec" when
- * it is fresh, else rebuilt (when the directory is writable) or read into
- * memory.  Starts a read transaction that lasts until store_close, so
+ * it is fresh (mapped, with no reading in proportion to the store), else
+ * rebuilt (when the directory is writable) or read into memory (then
+ * without the int8 copy).  Starts a read transaction that lasts until store_close, so
  * that every search sees the same version of the store.  0, or -1.
  */
 int		 store_vectors(struct store *s, struct store_vectors *v,
+		    struct rp_err *err);
+/*
+ * Record how the vector file represents the vectors (vindex.h): "auto"
+ * (the default), "none" or "int8"; a file built for another setting is
+ * stale.  In the open write transaction; 0 or -1.
+ */
+int		 store_set_quant(struct store *s, enum vindex_quant q,
 		    struct rp_err *err);
 /*
  * Bring the vector file up to date after writing (nothing to do when it
@@ -275,7 +291,10 @@ int		 store_sync_vectors(struct store *s, struct rp_err *err);
  * Term statistics of the full-text index: in how many chunks TERM[0..N)
  * occurs (as FTS5 indexed it: lower case, Porter-stemmed, without
  * diacritics), into *DF, and the number of chunks into *TOTAL (either
- * may be NULL).  0, or -1 with ERR filled.
+ * may be NULL).  After store_vectors has mapped the vector file they
+ * come from its term table, in time independent of the store's size;
+ * else from the index, in time proportional to DF.  0, or -1 with ERR
+ * filled.
  */
 int		 store_term_df(struct store *s, const char *term, size_t n,
 		    int64_t *df, int64_t *total, struct rp_err *err);
