@@ -42,7 +42,10 @@ ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install them with: apt-get install -y $(foreach p,$(MISSING),$(DEB_$(p))) (or run: make deps))
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+# libcurl is not linked: lib/http.c loads it (dlopen) on first use, so
+# that programs which make no request start without it.
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS))) \
+	      -lm -lpthread -ldl
 endif
 
 RP_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -Ilib $(WARN) $(PKG_CFLAGS) \
