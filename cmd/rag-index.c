@@ -24,7 +24,7 @@
 #define BATCH_WAIT	1.0				/* seconds */
 
 enum {
-	OPT_JSON = 256, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_STRICT,
+	OPT_JSON = 256, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_QUANT, OPT_STRICT,
 	OPT_VERSION, OPT_WAIT
 };
 
@@ -34,6 +34,7 @@ static const struct option longopts[] = {
 	{ "json",	no_argument,		NULL, OPT_JSON },
 	{ "no-progress", no_argument,		NULL, OPT_NO_PROGRESS },
 	{ "progress",	no_argument,		NULL, OPT_PROGRESS },
+	{ "quant",	required_argument,	NULL, OPT_QUANT },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "strict",	no_argument,		NULL, OPT_STRICT },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -105,7 +106,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: rag-index [-qv] [--json] [--no-progress] "
 	    "[--progress] [--strict] [-d db]\n"
-	    "                 [--wait seconds] [file ...]\n");
+	    "                 [--quant how] [--wait seconds] [file ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
@@ -114,7 +115,7 @@ help(void)
 {
 	printf("usage: rag-index [-qv] [--json] [--no-progress] "
 	    "[--progress] [--strict] [-d db]\n"
-	    "                 [--wait seconds] [file ...]\n"
+	    "                 [--quant how] [--wait seconds] [file ...]\n"
 	    "Write chunk records (from rag-ingest or rag-embed) and "
 	    "deletions into a store.\n"
 	    "\n"
@@ -125,6 +126,12 @@ help(void)
 	    "      --no-progress, --progress\n"
 	    "                  never, or always, show progress (default: "
 	    "on a terminal)\n"
+	    "      --quant HOW auto, none or int8: whether the vector file "
+	    "gets an int8 copy\n"
+	    "                  of the vectors for faster, approximate "
+	    "search (auto, the\n"
+	    "                  default: when they take more than 256 MiB); "
+	    "kept by the store\n"
 	    "  -q, --quiet     print errors only\n"
 	    "      --strict    stop at the first bad record\n"
 	    "  -v, --verbose   print the summary even when stderr is not "
@@ -831,7 +838,7 @@ main(int argc, char *argv[])
 	char *dbpath = NULL;
 	unsigned long wait = WAIT_DEFAULT;
 	FILE *f;
-	int ch, progress = -1;
+	int ch, progress = -1, quant = -1;
 
 	rp_init(argv[0]);
 	memset(&ix, 0, sizeof(ix));
@@ -857,6 +864,11 @@ main(int argc, char *argv[])
 			break;
 		case OPT_PROGRESS:
 			progress = 1;
+			break;
+		case OPT_QUANT:
+			if ((quant = vindex_quant_parse(optarg)) < 0)
+				rp_die(RP_EXIT_USAGE, "--quant: '%s' is not one "
+				    "of auto, none, int8", optarg);
 			break;
 		case OPT_STRICT:
 			ix.strict = 1;
@@ -885,6 +897,18 @@ main(int argc, char *argv[])
 		fatal(&ix, &err);
 	store_set_timeout(ix.store, (unsigned)wait * 1000);
 	store_set_cancel(ix.store, &interrupted);
+	/* Kept by the store; the vector file is rebuilt for it at the end. */
+	in_store = 1;
+	if (quant >= 0 && (store_begin(ix.store, &err) != 0 ||
+	    store_set_quant(ix.store, (enum vindex_quant)quant, &err) != 0 ||
+	    store_commit(ix.store, &err) != 0)) {
+		if (interrupted)
+			stopped(&ix);
+		fatal(&ix, &err);
+	}
+	in_store = 0;
+	if (interrupted)
+		stopped(&ix);
 	rp_progress_start(&ix.progress, progress == 1 || (progress == -1 &&
 	    rp_stderr_tty && rp_verbosity > 0), "chunks indexed", 0);
 	if (argc == 0)

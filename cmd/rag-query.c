@@ -38,12 +38,32 @@
 #define FB_DOCS		5
 #define FB_BETA		1.5f
 
+/*
+ * The full-text leg scores at most about this many chunks a question
+ * (store_bm25): a question of common words must not cost time in
+ * proportion to every chunk it matches.  About 5 ms on the bench
+ * machine; a store of fewer chunks is always searched exactly.
+ */
+#define BM25_BUDGET	4000
+
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 
-enum { OPT_EXPLAIN = 256, OPT_FILTER, OPT_FORMAT, OPT_MODE, OPT_VERSION };
+/*
+ * With an int8 copy of the vectors, the best max(k, Q8_RESCORE) rows by
+ * int8 score are scored again with their float rows (vec_topk_q8):
+ * recall@10 against exact search measured >= 0.99 on the bench corpus
+ * (make bench).
+ */
+#define Q8_RESCORE	200
+
+enum {
+	OPT_EXACT = 256, OPT_EXPLAIN, OPT_FILTER, OPT_FORMAT, OPT_MODE,
+	OPT_VERSION
+};
 
 static const struct option longopts[] = {
 	{ "db",		required_argument,	NULL, 'd' },
+	{ "exact",	no_argument,		NULL, OPT_EXACT },
 	{ "explain",	no_argument,		NULL, OPT_EXPLAIN },
 	{ "filter",	required_argument,	NULL, OPT_FILTER },
 	{ "format",	required_argument,	NULL, OPT_FORMAT },
@@ -65,6 +85,7 @@ struct query {
 	size_t		 k;
 	enum mode	 mode;
 	const char	*filter;
+	int		 exact;		/* no int8 scan, no BM25 budget */
 	int		 explain;
 	int		 status;
 	struct store_vectors vecs;
@@ -95,18 +116,18 @@ struct cand {
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--format fmt]\n"
-	    "                 [--mode mode] [question ...]\n");
+	fprintf(stderr, "usage: rag-query [-hq] [--exact] [--explain] [-d db] "
+	    "[-k n] [--filter glob]\n"
+	    "                 [--format fmt] [--mode mode] [question ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
 static _Noreturn void
 help(void)
 {
-	printf("usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--format fmt]\n"
-	    "                 [--mode mode] [question ...]\n"
+	printf("usage: rag-query [-hq] [--exact] [--explain] [-d db] "
+	    "[-k n] [--filter glob]\n"
+	    "                 [--format fmt] [--mode mode] [question ...]\n"
 	    "Search a store; print the best chunks: as JSON lines hit "
 	    "records on a pipe,\n"
 	    "as text on a terminal.\n"
@@ -114,6 +135,10 @@ help(void)
 	    "  -d, --db PATH       the store (default $RAG_DB, else the "
 	    "config file's db, else\n"
 	    "                      $XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "      --exact         exact search, however large the store: "
+	    "float vectors even\n"
+	    "                      with an int8 copy, BM25 over every "
+	    "matching chunk\n"
 	    "      --explain       add each leg's rank and score to every "
 	    "hit\n"
 	    "      --filter GLOB   only documents whose path matches GLOB "
@@ -255,8 +280,8 @@ bm25_leg(struct query *qy, const char *q, size_t depth, struct cand **c,
 	long got;
 
 	nterms = analyze_query(q, &terms);
-	got = store_bm25(qy->store, terms, nterms, qy->filter, depth, &hits,
-	    &err);
+	got = store_bm25(qy->store, terms, nterms, qy->filter, depth,
+	    qy->exact ? 0 : BM25_BUDGET, &hits, &err);
 	analyze_terms_free(terms, nterms);
 	if (got < 0)
 		fail(&err);
@@ -300,8 +325,13 @@ vector_leg(struct query *qy, size_t depth, struct cand **c, size_t *n)
 	if (qy->filter != NULL)
 		want = RP_MIN(qy->vecs.n, depth * 20);
 	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
-	got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv, want, 0,
-	    hits);
+	if (qy->vecs.codes != NULL && !qy->exact)
+		got = vec_topk_q8(qy->vecs.rows, qy->vecs.codes,
+		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, want,
+		    Q8_RESCORE, 0, hits);
+	else
+		got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv,
+		    want, 0, hits);
 	for (size_t i = 0; i < got && rank < depth; i++) {
 		id = qy->vecs.ids[hits[i].row];
 		if (qy->filter != NULL) {
@@ -674,6 +704,9 @@ main(int argc, char *argv[])
 			break;
 		case 'q':
 			rp_verbosity = 0;
+			break;
+		case OPT_EXACT:
+			qy.exact = 1;
 			break;
 		case OPT_EXPLAIN:
 			qy.explain = 1;

@@ -42,11 +42,15 @@ enum stmt {
 	ROW_GET,
 	BM25,
 	BM25_GLOB,
+	BM25_BOUNDED,
+	BM25_BOUNDED_GLOB,
 	META_SET,
 	META_GET,
 	VEC_INSERT,
 	CHUNK_GLOB,
 	TERM_DF,
+	TERM_ROWS,
+	ID_RANGE,
 	CACHE_GET,
 	CACHE_PUT,
 	NSTMT
@@ -80,6 +84,12 @@ static const char *const sql[NSTMT] = {
 	[BM25_GLOB] = "SELECT fts.rowid, fts.rank FROM fts "
 	    "JOIN chunks c ON c.id = fts.rowid JOIN docs d ON d.id = c.doc "
 	    "WHERE fts MATCH ?1 AND d.path GLOB ?3 ORDER BY fts.rank LIMIT ?2",
+	[BM25_BOUNDED] = "SELECT rowid, rp_bm25(fts, ?4, ?5) AS s FROM fts "
+	    "WHERE fts MATCH ?1 AND rowid >= ?6 ORDER BY s DESC LIMIT ?2",
+	[BM25_BOUNDED_GLOB] = "SELECT fts.rowid, rp_bm25(fts, ?4, ?5) AS s "
+	    "FROM fts JOIN chunks c ON c.id = fts.rowid "
+	    "JOIN docs d ON d.id = c.doc WHERE fts MATCH ?1 "
+	    "AND fts.rowid >= ?6 AND d.path GLOB ?3 ORDER BY s DESC LIMIT ?2",
 	[META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
 	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -87,6 +97,8 @@ static const char *const sql[NSTMT] = {
 	[CHUNK_GLOB] = "SELECT d.path GLOB ?2 FROM chunks c "
 	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
+	[TERM_ROWS] = "SELECT rowid FROM fts WHERE fts MATCH ?1 LIMIT ?2",
+	[ID_RANGE] = "SELECT min(id), max(id) FROM chunks",
 	[CACHE_GET] = "SELECT v FROM embed_cache "
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
 	[CACHE_PUT] = "INSERT OR REPLACE INTO embed_cache(model, dims, hash, v) "
@@ -164,6 +176,7 @@ struct store {
 	struct buf	 t;		/* decompressed text */
 	struct buf	 f;		/* text rewritten for FTS5 */
 	struct buf	 dsha, dtitle;	/* store_doc_get's lent strings */
+	int		 rank_fn;	/* rp_bm25 is registered */
 };
 
 /*
@@ -1290,39 +1303,274 @@ store_each_doc(struct store *s, const char *prefix, store_doc_fn fn,
 	return 0;
 }
 
-/* TERMS as an FTS5 query: each a quoted string, joined by OR. */
+/* Append TERM to B as an FTS5 string: quoted, never parsed as syntax. */
 static void
-match_expr(struct buf *b, char *const *terms, size_t n)
+quote_term(struct buf *b, const char *term)
 {
-	buf_reset(b);
+	buf_addc(b, '"');
+	for (const char *p = term; *p != '\0'; p++) {
+		if (*p == '"')
+			buf_addc(b, '"');
+		buf_addc(b, *p);
+	}
+	buf_addc(b, '"');
+}
+
+/* TERMS[IDX[0..N)] (all N terms when IDX is NULL) joined by OP. */
+static void
+join_terms(struct buf *b, char *const *terms, const size_t *idx, size_t n,
+    const char *op)
+{
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			buf_adds(b, " OR ");
-		buf_addc(b, '"');
-		for (const char *p = terms[i]; *p != '\0'; p++) {
-			if (*p == '"')
-				buf_addc(b, '"');
-			buf_addc(b, *p);
-		}
-		buf_addc(b, '"');
+			buf_adds(b, op);
+		quote_term(b, terms[idx != NULL ? idx[i] : i]);
 	}
+}
+
+/*
+ * BM25 as FTS5's bm25() computes it (k1 = 1.2, b = 0.75, the column
+ * weights above, idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6),
+ * over the phrases of the query from FIRST on, with their document
+ * counts n given (a blob of doubles) rather than counted: FTS5 counts
+ * them by reading every row of each phrase, which is what a bounded
+ * search must not do.  The phrases before FIRST select the rows and
+ * do not score.  Registered on the connection as rp_bm25(fts, n, first).
+ */
+struct rank_data {
+	double		 avgdl;
+	double		 idf[ANALYZE_MAX_TERMS];
+};
+
+static void
+rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+    int nval, sqlite3_value **val)
+{
+	static const double w[] = { 2.0, 1.0, 1.0 };	/* W_TITLE, ... */
+	const double k1 = 1.2, b = 0.75;
+	double freq[ANALYZE_MAX_TERMS] = { 0 }, score = 0, idf;
+	struct rank_data *rd;
+	const double *df;
+	sqlite3_int64 nrow = 0, ntok = 0;
+	int first, m, ninst = 0, ph, col, off, dl = 0;
+
+	if (nval != 2 || (first = sqlite3_value_int(val[1])) < 0 ||
+	    (m = api->xPhraseCount(fts) - first) <= 0 ||
+	    m > ANALYZE_MAX_TERMS || sqlite3_value_bytes(val[0]) !=
+	    (int)(m * sizeof(double))) {
+		sqlite3_result_error(ctx, "rp_bm25: bad arguments", -1);
+		return;
+	}
+	if ((rd = api->xGetAuxdata(fts, 0)) == NULL) {
+		rd = sqlite3_malloc(sizeof(*rd));
+		df = sqlite3_value_blob(val[0]);
+		if (rd == NULL || api->xRowCount(fts, &nrow) != SQLITE_OK ||
+		    api->xColumnTotalSize(fts, -1, &ntok) != SQLITE_OK) {
+			sqlite3_free(rd);
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		rd->avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1;
+		for (int i = 0; i < m; i++) {
+			idf = log((0.5 + (double)nrow - df[i]) / (0.5 + df[i]));
+			rd->idf[i] = idf > 0 ? idf : 1e-6;
+		}
+		if (api->xSetAuxdata(fts, rd, sqlite3_free) != SQLITE_OK) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+	}
+	if (api->xInstCount(fts, &ninst) != SQLITE_OK ||
+	    api->xColumnSize(fts, -1, &dl) != SQLITE_OK) {
+		sqlite3_result_error(ctx, "rp_bm25: cannot read the row", -1);
+		return;
+	}
+	for (int i = 0; i < ninst; i++)
+		if (api->xInst(fts, i, &ph, &col, &off) == SQLITE_OK &&
+		    ph >= first && col >= 0 && col < 3)
+			freq[ph - first] += w[col];
+	for (int i = 0; i < m; i++)
+		if (freq[i] > 0)
+			score += rd->idf[i] * freq[i] * (k1 + 1) / (freq[i] +
+			    k1 * (1 - b + b * dl / rd->avgdl));
+	sqlite3_result_double(ctx, score);
+}
+
+static int
+rank_register(struct store *s, struct rp_err *err)
+{
+	fts5_api *api = NULL;
+	sqlite3_stmt *st;
+
+	if (s->rank_fn)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return dberr(s, err, "full-text search");
+	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (api == NULL || api->iVersion < 2 || api->xCreateFunction(api,
+	    "rp_bm25", NULL, rank_fn, NULL) != SQLITE_OK)
+		return rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: "
+		    "cannot add a ranking function to FTS5", s->path);
+	s->rank_fn = 1;
+	return 0;
+}
+
+/*
+ * In how many chunks TERM occurs, counted up to CAP + 1: exact when at
+ * most CAP; past it, estimated from how far into the chunk ids (LO to
+ * HI) its CAP + 1st occurrence is, as chunk ids are spread over the
+ * store.  Costs at most CAP + 1 postings of the index.
+ */
+static int
+term_count(struct store *s, const char *term, size_t cap, int64_t lo,
+    int64_t hi, double *df, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int64_t last = lo;
+	size_t n = 0;
+	int rc;
+
+	buf_reset(&s->f);
+	quote_term(&s->f, term);
+	if ((st = stmt(s, TERM_ROWS, err)) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)cap + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "full-text search");
+	*df = (double)n;
+	if (n > cap && last > lo)
+		*df = RP_MAX((double)n, (double)n * (double)(hi - lo + 1) /
+		    (double)(last - lo + 1));
+	return 0;
+}
+
+/* The bounded search's plan for one question (see store_bm25). */
+struct plan {
+	size_t		 idx[ANALYZE_MAX_TERMS];	/* terms, rarest first */
+	double		 df[ANALYZE_MAX_TERMS];		/* by term */
+	size_t		 nsel;		/* terms that select rows */
+	const char	*op;		/* " OR " or " AND " between them */
+	int64_t		 from;		/* lowest chunk id scored */
+};
+
+/*
+ * Choose the rows to score: the rarest terms, ORed, while their counts
+ * add up to at most BUDGET; when even the rarest term is in more rows,
+ * the rarest terms ANDed, as few as are expected (their frequencies
+ * multiplied) to match at most BUDGET; and when all of them are
+ * expected to match more, all of them ANDed, in the newest chunks only
+ * (the highest ids), as many as BUDGET of them would match.  Returns 1
+ * with P filled, or 0 when the whole search costs at most BUDGET rows
+ * anyway (the plain, exact search then runs).
+ */
+static int
+plan_bm25(struct store *s, char *const *terms, size_t n, size_t budget,
+    struct plan *p, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	int64_t lo = 0, hi = 0;
+	double sum = 0, total, est;
+	size_t i, j, t;
+	int rc;
+
+	if ((st = stmt(s, ID_RANGE, err)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		lo = sqlite3_column_int64(st, 0);
+		hi = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return dberr(s, err, "full-text search");
+	total = (double)(hi - lo + 1);	/* at least the chunks there are */
+	if (total <= (double)budget)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (term_count(s, terms[i], budget, lo, hi, &p->df[i],
+		    err) != 0)
+			return -1;
+		sum += p->df[i];
+		/* Insertion sort by count: at most 64 terms. */
+		for (j = i; j > 0 && p->df[p->idx[j - 1]] > p->df[i]; j--)
+			p->idx[j] = p->idx[j - 1];
+		p->idx[j] = i;
+	}
+	if (sum <= (double)budget)
+		return 0;
+	p->op = " OR ";
+	p->from = lo;
+	for (sum = 0, p->nsel = 0; p->nsel < n; p->nsel++) {
+		if (sum + p->df[p->idx[p->nsel]] > (double)budget)
+			break;
+		sum += p->df[p->idx[p->nsel]];
+	}
+	if (p->nsel > 0)
+		return 1;
+	p->op = " AND ";
+	for (est = total, t = 0; t < n; ) {
+		est *= p->df[p->idx[t++]] / total;
+		if (est <= (double)budget)
+			break;
+	}
+	p->nsel = t;
+	if (est > (double)budget)
+		p->from = hi - (int64_t)((double)(hi - lo) * (double)budget /
+		    est);
+	return 1;
 }
 
 long
 store_bm25(struct store *s, char *const *terms, size_t nterms,
-    const char *glob, size_t k, struct store_hit **hits, struct rp_err *err)
+    const char *glob, size_t k, size_t budget, struct store_hit **hits,
+    struct rp_err *err)
 {
 	struct store_hit *h = NULL;
+	struct plan p;
 	sqlite3_stmt *st;
 	size_t n = 0;
-	int rc;
+	int rc, bounded = 0;
 
 	*hits = NULL;
 	if (nterms == 0 || k == 0)
 		return 0;
-	match_expr(&s->f, terms, nterms);
-	if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) == NULL)
+	nterms = RP_MIN(nterms, (size_t)ANALYZE_MAX_TERMS);
+	if (budget > 0 && (bounded = plan_bm25(s, terms, nterms, budget, &p,
+	    err)) < 0)
 		return -1;
+	buf_reset(&s->f);
+	if (!bounded) {
+		join_terms(&s->f, terms, NULL, nterms, " OR ");
+		if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) ==
+		    NULL)
+			return -1;
+	} else {
+		/*
+		 * The selecting terms, and then every term again, ORed:
+		 * that part matches every row the first does, and its
+		 * phrases are the ones rp_bm25 scores.
+		 */
+		buf_addc(&s->f, '(');
+		join_terms(&s->f, terms, p.idx, p.nsel, p.op);
+		buf_adds(&s->f, ") AND (");
+		join_terms(&s->f, terms, NULL, nterms, " OR ");
+		buf_addc(&s->f, ')');
+		if (rank_register(s, err) != 0 || (st = stmt(s, glob != NULL ?
+		    BM25_BOUNDED_GLOB : BM25_BOUNDED, err)) == NULL)
+			return -1;
+		sqlite3_bind_blob(st, 4, p.df, (int)(nterms * sizeof(double)),
+		    SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)p.nsel);
+		sqlite3_bind_int64(st, 6, p.from);
+	}
 	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)RP_MIN(k, (size_t)INT64_MAX));
 	if (glob != NULL)
@@ -1332,7 +1580,8 @@ store_bm25(struct store *s, char *const *terms, size_t nterms,
 		if (n >= 1024 && (n & (n - 1)) == 0)
 			h = xreallocarray(h, n * 2, sizeof(*h));
 		h[n].id = sqlite3_column_int64(st, 0);
-		h[n].score = -sqlite3_column_double(st, 1);
+		h[n].score = bounded ? sqlite3_column_double(st, 1) :
+		    -sqlite3_column_double(st, 1);
 		n++;
 	}
 	sqlite3_reset(st);

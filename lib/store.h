@@ -209,14 +209,25 @@ int		 store_each_doc(struct store *s, const char *prefix,
 
 /*
  * Full-text search: the chunks matching any of the NTERMS plain TERMS
- * (quoted here, never parsed as FTS5 syntax), best BM25 first, at most
- * K, only from documents whose path matches GLOB (NULL: all; SQLite
- * GLOB syntax).  Returns the number of hits and sets *HITS to a new
- * array (caller frees), or -1 with ERR filled.
+ * (quoted here, never parsed as FTS5 syntax; at most ANALYZE_MAX_TERMS
+ * are used), best BM25 first, at most K, only from documents whose path
+ * matches GLOB (NULL: all; SQLite GLOB syntax).
+ *
+ * With BUDGET > 0 the work is bounded: when the terms are in more than
+ * BUDGET chunks together, only the chunks of the rarest terms are
+ * scored, about BUDGET of them (the rarest terms ORed while their
+ * counts add up to at most BUDGET; else the rarest terms ANDed, as few
+ * as are expected to match at most BUDGET; else all of them ANDed, in
+ * the newest chunks), each still scored with every term, its document
+ * counts exact up to BUDGET and estimated past it.  A store of at most
+ * BUDGET chunks is always searched exactly.  BUDGET 0: always exact.
+ *
+ * Returns the number of hits and sets *HITS to a new array (caller
+ * frees), or -1 with ERR filled.
  */
 long		 store_bm25(struct store *s, char *const *terms, size_t nterms,
-		    const char *glob, size_t k, struct store_hit **hits,
-		    struct rp_err *err);
+		    const char *glob, size_t k, size_t budget,
+		    struct store_hit **hits, struct rp_err *err);
 
 /*
  * The embedding model of the store's vectors: 1 with a new string in

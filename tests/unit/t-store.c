@@ -1,4 +1,6 @@
 /* t-store: the SQLite store, written and read back through its API. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,16 +11,23 @@
 #include "tap.h"
 
 static long
-search(struct store *s, const char *q, const char *glob,
-    struct store_hit **hits)
+search_k(struct store *s, const char *q, const char *glob, size_t k,
+    size_t budget, struct store_hit **hits)
 {
 	struct rp_err err;
 	char **terms;
 	size_t n = analyze_query(q, &terms);
-	long rc = store_bm25(s, terms, n, glob, 10, hits, &err);
+	long rc = store_bm25(s, terms, n, glob, k, budget, hits, &err);
 
 	analyze_terms_free(terms, n);
 	return rc;
+}
+
+static long
+search(struct store *s, const char *q, const char *glob,
+    struct store_hit **hits)
+{
+	return search_k(s, q, glob, 10, 0, hits);
 }
 
 static char *
@@ -117,6 +126,72 @@ delete_pages(struct store *s, int64_t *big)
 	return p[4];
 }
 
+/* Do A and B hold the same ids with the same scores (to 1e-9)? */
+static int
+same_hits(const struct store_hit *a, long na, const struct store_hit *b,
+    long nb)
+{
+	if (na != nb || na <= 0)
+		return 0;
+	for (long i = 0; i < na; i++)
+		if (a[i].id != b[i].id ||
+		    fabs(a[i].score - b[i].score) > 1e-9 * fabs(b[i].score))
+			return 0;
+	return 1;
+}
+
+/*
+ * The bounded full-text search (issue 6) on LARGE (10,040 chunks, every
+ * one with "lease" and "rent", w<n> in about 20) and SMALL (140).
+ */
+static void
+bm25_bound(struct store *large, struct store *small)
+{
+	struct store_hit *a, *b;
+	long na, nb, all;
+	int64_t lo = INT64_MAX, hi = 0;
+	int newest = 1;
+
+	/* A rare word and a common one: only the rare word's chunks. */
+	na = search_k(large, "w5 lease", NULL, 10, 4000, &a);
+	nb = search_k(large, "w5 lease", NULL, 10, 0, &b);
+	ok(same_hits(a, na, b, nb), "bounded: a rare word's chunks, scored "
+	    "as FTS5's bm25 scores them (%ld hits)", na);
+	free(a);
+	free(b);
+	na = search_k(large, "v3 w5 lease", NULL, 3, 4000, &a);
+	nb = search_k(large, "v3 w5 lease", NULL, 3, 0, &b);
+	ok(same_hits(a, na, b, nb), "bounded: two rare words, one common");
+	free(a);
+	free(b);
+	/* Only common words: the newest chunks that have them all. */
+	all = search_k(large, "lease rent", NULL, 20000, 0, &b);
+	for (long i = 0; i < all; i++) {
+		lo = RP_MIN(lo, b[i].id);
+		hi = RP_MAX(hi, b[i].id);
+	}
+	free(b);
+	na = search_k(large, "lease rent", NULL, 10, 4000, &a);
+	for (long i = 0; i < na; i++)
+		newest &= a[i].id >= hi - (hi - lo) / 2;
+	ok(all == 10040 && na == 10 && newest, "bounded: common words only "
+	    "score the newest chunks (%ld of %ld)", na, all);
+	free(a);
+	na = search_k(large, "lease rent", NULL, 1, 4000, &a);
+	ok(na == 1 && a[0].score > 0, "bounded: scores stay positive");
+	free(a);
+	/* A store smaller than the budget is searched exactly. */
+	na = search_k(small, "lease rent w5", NULL, 10, 200, &a);
+	nb = search_k(small, "lease rent w5", NULL, 10, 0, &b);
+	ok(same_hits(a, na, b, nb) && na == 10, "bounded: a store of fewer "
+	    "chunks than the budget is searched exactly");
+	free(a);
+	free(b);
+	na = search_k(small, "lease rent w5", NULL, 10, 100000, &a);
+	ok(na == 10, "a budget larger than the store");
+	free(a);
+}
+
 /*
  * Deleting a document costs work in proportion to the document, not the
  * store (issue 5): counted in database pages read and written, which
@@ -134,6 +209,8 @@ delete_cost(const char *dir)
 
 	ok(small != NULL && large != NULL, "stores of 100 and 10,000 "
 	    "documents");
+	if (small != NULL && large != NULL)
+		bm25_bound(large, small);
 	ps = small != NULL ? delete_pages(small, &bs) : -1;
 	pl = large != NULL ? delete_pages(large, &bl) : -1;
 	ok(ps > 0 && pl > 0, "deletes: %lld pages in the small store, %lld "
