@@ -39,12 +39,12 @@
 #define FB_BETA		1.5f
 
 /*
- * The full-text leg scores at most about this many chunks a question
- * (store_bm25): a question of common words must not cost time in
- * proportion to every chunk it matches.  About 5 ms on the bench
- * machine; a store of fewer chunks is always searched exactly.
+ * The full-text leg scores at most about STORE_BM25_BUDGET chunks a
+ * question (store_bm25): a question of common words must not cost time
+ * in proportion to every chunk it matches.  A store of fewer chunks is
+ * always searched exactly.
  */
-#define BM25_BUDGET	4000
+#define BM25_BUDGET	STORE_BM25_BUDGET
 
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 

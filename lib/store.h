@@ -33,6 +33,11 @@ struct store;
 #define STORE_SCHEMA_VERSION	2
 #define STORE_HASH_LEN		32	/* bytes: SHA-256 */
 #define STORE_BUSY_TIMEOUT_MS	30000
+/*
+ * The work bound of rag-query's full-text leg (store_bm25): about this
+ * many chunks scored a question; see rag-query(1).
+ */
+#define STORE_BM25_BUDGET	4000
 
 enum store_flags {
 	STORE_READONLY = 1 << 0,	/* never write; fail if missing */

@@ -162,7 +162,7 @@ test_q8(const char *const *isas, size_t nisas)
 	}
 
 	/* Recall@10 on random unit vectors, re-scoring 100. */
-	n = 20000;
+	n = 10000;
 	rows = unit_rows(n, 384, 0);
 	quantize_all(rows, n, 384, &codes, &scales);
 	for (size_t i = 0; i < nisas; i++) {
