@@ -197,3 +197,34 @@ clean:
 help:
 	@echo "targets: all check test unit deps demo eval install uninstall lint clean"
 	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)'"
+
+# ---------------------------------------------------------------------------
+# make bench (DESIGN.md section 7): a corpus of N chunks (default 100000;
+# N=1000000 works too) generated from a fixed seed, indexed through the
+# real pipeline, then one table of speeds and memory, each figure beside
+# a reference measured in the same run and with the command that gave it.
+# Not part of make check.  Everything goes under $(O)/bench/N/; see
+# tests/bench/run for the knobs, tests/bench/RESULTS.md for a run.
+N            ?= 100000
+BENCH_SEED   ?= 20240601
+BENCH_Q      ?= 1000
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_BINS    = $(O)/bench/bexec $(O)/bench/scan
+
+.PHONY: bench lint-bench
+
+$(O)/bench/bexec: tests/bench/bexec.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $<
+
+$(O)/bench/scan: tests/bench/scan.c $(O)/librp.a
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
+
+bench: all $(BENCH_BINS)
+	tests/bench/run -b $(O) -n $(N) -s $(BENCH_SEED) -q $(BENCH_Q) \
+	    -d $(DATA) -p $(BENCH_PYTHON)
+
+lint: lint-bench
+lint-bench:
+	shellcheck -x tests/bench/run
