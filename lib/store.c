@@ -98,7 +98,9 @@ static const char *const sql[NSTMT] = {
 	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
 	[TERM_ROWS] = "SELECT rowid FROM fts WHERE fts MATCH ?1 LIMIT ?2",
-	[ID_RANGE] = "SELECT min(id), max(id) FROM chunks",
+	/* Two subqueries: min and max together would scan the table. */
+	[ID_RANGE] = "SELECT (SELECT min(id) FROM chunks), "
+	    "(SELECT max(id) FROM chunks)",
 	[CACHE_GET] = "SELECT v FROM embed_cache "
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
 	[CACHE_PUT] = "INSERT OR REPLACE INTO embed_cache(model, dims, hash, v) "
