@@ -48,14 +48,6 @@
 
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 
-/*
- * With an int8 copy of the vectors, the best max(k, Q8_RESCORE) rows by
- * int8 score are scored again with their float rows (vec_topk_q8):
- * recall@10 against exact search measured >= 0.99 on the bench corpus
- * (make bench).
- */
-#define Q8_RESCORE	200
-
 enum {
 	OPT_EXACT = 256, OPT_EXPLAIN, OPT_FILTER, OPT_FORMAT, OPT_MODE,
 	OPT_VERSION
@@ -85,7 +77,7 @@ struct query {
 	size_t		 k;
 	enum mode	 mode;
 	const char	*filter;
-	int		 exact;		/* no int8 scan, no BM25 budget */
+	int		 exact;		/* no BM25 budget */
 	int		 explain;
 	int		 status;
 	struct store_vectors vecs;
@@ -135,10 +127,8 @@ help(void)
 	    "  -d, --db PATH       the store (default $RAG_DB, else the "
 	    "config file's db, else\n"
 	    "                      $XDG_DATA_HOME/ragpipe/store.db)\n"
-	    "      --exact         exact search, however large the store: "
-	    "float vectors even\n"
-	    "                      with an int8 copy, BM25 over every "
-	    "matching chunk\n"
+	    "      --exact         BM25 over every matching chunk, however "
+	    "large the store\n"
 	    "      --explain       add each leg's rank and score to every "
 	    "hit\n"
 	    "      --filter GLOB   only documents whose path matches GLOB "
@@ -325,10 +315,11 @@ vector_leg(struct query *qy, size_t depth, struct cand **c, size_t *n)
 	if (qy->filter != NULL)
 		want = RP_MIN(qy->vecs.n, depth * 20);
 	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
-	if (qy->vecs.codes != NULL && !qy->exact)
+	/* The same hits either way: the int8 scan reads fewer bytes. */
+	if (qy->vecs.codes != NULL)
 		got = vec_topk_q8(qy->vecs.rows, qy->vecs.codes,
-		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, want,
-		    Q8_RESCORE, 0, hits);
+		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, want, 0,
+		    hits);
 	else
 		got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv,
 		    want, 0, hits);

@@ -49,7 +49,7 @@ complete -c rag -n '__fish_seen_subcommand_from add' -l strict -d 'stop at the f
 complete -c rag -n '__fish_seen_subcommand_from add' -s v -l verbose -d 'print notes and summaries'
 complete -c rag -n '__fish_seen_subcommand_from add' -l wait -x -d 'seconds to wait for another writer'
 # rag ask
-complete -c rag -n '__fish_seen_subcommand_from ask' -l exact -d 'exact search, however large the store'
+complete -c rag -n '__fish_seen_subcommand_from ask' -l exact -d 'BM25 over every matching chunk'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l filter -x -d 'only documents matching a glob'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l json -d 'one JSON object per question'
 complete -c rag -n '__fish_seen_subcommand_from ask' -l max-chars -x -d 'characters of sentences an answer'
@@ -144,7 +144,7 @@ complete -c rag-index -l version -d 'show the version'
 # rag-query
 complete -c rag-query -f
 complete -c rag-query -s d -l db -r -F -d 'the store'
-complete -c rag-query -l exact -d 'exact search, however large the store'
+complete -c rag-query -l exact -d 'BM25 over every matching chunk'
 complete -c rag-query -l explain -d "add each leg's rank and score"
 complete -c rag-query -l filter -x -d 'only documents matching a glob'
 complete -c rag-query -l format -x -a 'json text' -d 'json or text'

@@ -10,11 +10,13 @@
  * int8 quantisation: a row is stored as codes c[i] = round(v[i] / s),
  * with one scale s = max |v[i]| / 127 a row, so every code is in
  * [-127, 127].  A scan over the codes reads a quarter of the bytes of
- * the float scan; it ranks rows by s * (c . q8) * sq, where q8 is the
- * question quantised the same way, and its best candidates are scored
- * again with their float rows (re-scoring), so the scores returned are
- * exact and only the choice of candidates is approximate.  The integer
- * dot products use AVX-512 VNNI, AVX2 or portable C.
+ * the float scan.  It is exact, not approximate: the question is
+ * quantised finely (int16), each row's score is known within a bound
+ * that follows from the rounding of both, and every row whose bound
+ * reaches the k-th best lower bound is scored again with its float row;
+ * the rows and scores returned are those of the float scan.  The bound
+ * is tight enough that a few times k rows are scored again.  The integer
+ * dot products use AVX-512 (VNNI), AVX2 or portable C.
  *
  * Pure functions on caller-owned memory; thread-safe.
  */
@@ -63,16 +65,14 @@ unsigned	vec_threads(void);
 float		vec_quantize(const float *v, size_t dim, int8_t *code,
 		    size_t stride);
 /*
- * The K rows with the highest dot product with Q, as vec_topk, found
- * through the int8 CODES (N rows of VEC_Q8_STRIDE(DIM) bytes) and their
- * SCALES: the max(K, RESCORE) rows with the best int8 scores are scored
- * again with their float ROWS, and the best K of those are written to
- * OUT with their exact scores, best first, ties by lower row.  With
- * RESCORE >= N the result is exactly vec_topk's.  Returns min(K, N).
+ * The K rows with the highest dot product with Q, exactly as vec_topk
+ * finds them (the same rows, scores and order), found through the int8
+ * CODES (N rows of VEC_Q8_STRIDE(DIM) bytes, as vec_quantize makes
+ * them) and their SCALES, and then the float ROWS of the few that may
+ * be among the best.  Returns min(K, N).
  */
 size_t		vec_topk_q8(const float *rows, const int8_t *codes,
 		    const float *scales, size_t n, size_t dim, const float *q,
-		    size_t k, size_t rescore, unsigned threads,
-		    struct vec_hit *out);
+		    size_t k, unsigned threads, struct vec_hit *out);
 
 #endif /* VEC_H */

@@ -4,7 +4,8 @@
  * "<db>-vec" holds what a query needs from the store in a form it can
  * map instead of read (DESIGN.md section 3, 7): the store's vectors as
  * one contiguous float32 matrix, optionally an int8 copy of them (codes
- * and a scale a row, see vec.h), and the term statistics of the
+ * and a scale a row, which vec_topk_q8 searches exactly, reading a
+ * quarter of the bytes; see vec.h), and the term statistics of the
  * full-text index (in how many chunks each term occurs, and how many
  * chunks there are), so that a query weighs its words without reading
  * the index.  It is derived data: rebuildable from the store at any
@@ -43,8 +44,12 @@ enum vindex_quant {
 	VINDEX_QUANT_INT8,	/* float32 and int8 */
 };
 
-/* Float rows of more bytes than this get an int8 copy under "auto". */
-#define VINDEX_AUTO_BYTES	((uint64_t)256 << 20)
+/*
+ * Float rows of more bytes than this get an int8 copy under "auto":
+ * 22,000 vectors of 384 dimensions, 8,000 of 1024.  Below, the scan
+ * takes a fraction of a millisecond either way.
+ */
+#define VINDEX_AUTO_BYTES	((uint64_t)32 << 20)
 
 struct vindex_meta {
 	uint64_t	 generation;

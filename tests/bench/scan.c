@@ -34,7 +34,6 @@
 #include "vec.h"
 
 #define K		10
-#define RESCORE		200	/* as rag-query's Q8_RESCORE */
 #define MAXQ		100000
 
 static double
@@ -129,6 +128,42 @@ floor_scan(const void *p, size_t n, unsigned threads)
 		pthread_join(tid[t], NULL);
 	for (unsigned t = 0; t < threads; t++)
 		sink ^= a[t].out;
+}
+
+/*
+ * The floor over two regions at once (int8 codes and their scales), on
+ * THREADS threads, each reading its share of both.
+ */
+static void *
+floor_run2(void *arg)
+{
+	struct floor_arg *a = arg;
+
+	floor_run(&a[0]);
+	floor_run(&a[1]);
+	return NULL;
+}
+
+static void
+floor_scan2(const void *p, size_t n, const void *p2, size_t n2,
+    unsigned threads)
+{
+	struct floor_arg a[VEC_MAX_THREADS][2];
+	pthread_t tid[VEC_MAX_THREADS];
+
+	for (unsigned t = 0; t < threads; t++) {
+		a[t][0].p = (const unsigned char *)p + n * t / threads;
+		a[t][0].n = n * (t + 1) / threads - n * t / threads;
+		a[t][1].p = (const unsigned char *)p2 + n2 * t / threads;
+		a[t][1].n = n2 * (t + 1) / threads - n2 * t / threads;
+		if (t > 0)
+			pthread_create(&tid[t], NULL, floor_run2, a[t]);
+	}
+	floor_run2(a[0]);
+	for (unsigned t = 1; t < threads; t++)
+		pthread_join(tid[t], NULL);
+	for (unsigned t = 0; t < threads; t++)
+		sink ^= a[t][0].out ^ a[t][1].out;
 }
 
 struct ctx {
@@ -292,15 +327,13 @@ main(int argc, char *argv[])
 				break;
 			case Q8FLOOR1:
 			case Q8FLOOR2:
-				floor_scan(codes, v.n * stride, i == Q8FLOOR1 ?
-				    1 : 2);
-				floor_scan(scales, v.n * sizeof(float),
-				    i == Q8FLOOR1 ? 1 : 2);
+				floor_scan2(codes, v.n * stride, scales,
+				    v.n * sizeof(float), i == Q8FLOOR1 ? 1 : 2);
 				break;
 			case Q81:
 			case Q82:
 				vec_topk_q8(v.rows, codes, scales, v.n, v.dim,
-				    qv, K, RESCORE, i == Q81 ? 1 : 2, hq);
+				    qv, K, i == Q81 ? 1 : 2, hq);
 				break;
 			case BM25X:
 			case BM25B:
