@@ -22,10 +22,15 @@
 #define APPLICATION_ID	0x52414750	/* "RAGP" */
 #define PAGE_SIZE	8192		/* best for BLOB I/O (interfaces.md 4.3) */
 
-/* BM25 column weights (title, section, body): see rag-query(1). */
-#define W_TITLE		"2.0"
-#define W_SECTION	"1.0"
-#define W_BODY		"1.0"
+/*
+ * BM25 column weights (title, section, body): see rag-query(1).  The
+ * schema names them as text, rp_bm25 uses them as numbers.
+ */
+#define W_TITLE		2.0
+#define W_SECTION	1.0
+#define W_BODY		1.0
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 enum stmt {
 	DOC_FIND,
@@ -139,7 +144,7 @@ static const char schema_v1[] =
 	"  content='', tokenize='porter unicode61 remove_diacritics 2');"
 	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, row);"
 	"INSERT INTO fts(fts, rank) VALUES ('rank', 'bm25("
-	    W_TITLE ", " W_SECTION ", " W_BODY ")');";
+	    STR(W_TITLE) ", " STR(W_SECTION) ", " STR(W_BODY) ")');";
 
 /*
  * Version 2: the embedding cache.  A vector as a model server sent it
@@ -1348,7 +1353,7 @@ static void
 rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
     int nval, sqlite3_value **val)
 {
-	static const double w[] = { 2.0, 1.0, 1.0 };	/* W_TITLE, ... */
+	static const double w[] = { W_TITLE, W_SECTION, W_BODY };
 	const double k1 = 1.2, b = 0.75;
 	double freq[ANALYZE_MAX_TERMS] = { 0 }, score = 0, idf;
 	struct rank_data *rd;
@@ -2293,48 +2298,29 @@ check_vectors(struct check *c, const struct vindex_meta *m, int has,
 }
 
 /*
- * The vector file, when it claims to be fresh, holds the same vectors,
- * their int8 codes (when it has them) as the rows quantise to, and the
- * term statistics of the full-text index.
+ * The vector file's rows against the store's vectors, both in chunk
+ * order: merged, counting rows only one side has or that differ, and
+ * int8 rows that are not their float rows quantised.
  */
 static int
-check_vector_file(struct check *c, const struct vindex_meta *m,
-    struct rp_err *err)
+check_file_rows(struct check *c, const struct vindex_meta *m,
+    const struct vindex *vi, struct rp_err *err)
 {
+	const float *rows = vindex_rows(vi), *scales = vindex_scales(vi);
+	const int8_t *codes = vindex_codes(vi);
+	const int64_t *ids = vindex_ids(vi);
+	size_t i = 0, j = 0, nfile = vindex_count(vi), differ = 0;
+	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim);
 	struct vec_reader r;
-	struct term_reader t = { c->s, NULL };
-	struct vindex *vi;
-	struct rp_err ignore;
-	const float *rows, *scales;
-	const int8_t *codes;
-	const int64_t *ids;
-	const char *term;
-	size_t i = 0, j = 0, n, nfile, differ = 0, qdiffer = 0, tdiffer = 0;
-	size_t stride;
-	int64_t id, df, nchunks = 0;
-	float *row;
 	int8_t *code;
-	char *path;
+	float *row;
+	int64_t id;
 	int rc;
 
-	path = xasprintf("%s-vec", c->s->path);
-	vi = vindex_open(path, m, &ignore);
-	free(path);
-	if (vi == NULL)
-		return 0;	/* missing or stale: rebuilt when needed */
-	if (open_reader(c->s, &r, m->dim, err) != 0) {
-		vindex_close(vi);
+	if (open_reader(c->s, &r, m->dim, err) != 0)
 		return -1;
-	}
-	rows = vindex_rows(vi);
-	ids = vindex_ids(vi);
-	codes = vindex_codes(vi);
-	scales = vindex_scales(vi);
-	stride = VEC_Q8_STRIDE(m->dim);
 	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
 	code = xmalloc(stride);
-	/* Both sorted by chunk id: merge, counting rows only one side has. */
-	nfile = vindex_count(vi);
 	while ((rc = next_vector(&r, &id, row, err)) > 0) {
 		i++;
 		while (j < nfile && ids[j] < id)
@@ -2355,30 +2341,70 @@ check_vector_file(struct check *c, const struct vindex_meta *m,
 	sqlite3_finalize(r.st);
 	free(row);
 	free(code);
-	if (rc >= 0 && (rc = sqlite3_prepare_v2(c->s->db, "SELECT term, doc "
-	    "FROM fts_vocab", -1, &t.st, NULL)) != SQLITE_OK)
-		rc = dberr(c->s, err, "check: read the full-text vocabulary");
-	while (rc >= 0 && (rc = next_term(&t, &term, &n, &df, err)) > 0)
-		if (vindex_term_df(vi, term, n) != df)
-			tdiffer++;
-	sqlite3_finalize(t.st);
-	if (rc >= 0)
-		rc = pragma_int(c->s, "SELECT count(*) FROM chunks", &nchunks,
-		    err);
-	if (rc >= 0 && nchunks != vindex_nchunks(vi))
-		tdiffer++;
-	if (rc >= 0 && differ > 0)
+	if (rc < 0)
+		return -1;
+	if (differ > 0)
 		problem(c, "vector file rows that differ from the store though "
 		    "it is marked fresh: %zu of %zu (%s-vec)", differ,
 		    RP_MAX(i, nfile), c->s->path);
-	if (rc >= 0 && qdiffer > 0)
+	if (qdiffer > 0)
 		problem(c, "vector file int8 rows that differ from the store's "
 		    "vectors: %zu of %zu (%s-vec)", qdiffer, i, c->s->path);
-	if (rc >= 0 && tdiffer > 0)
+	return 0;
+}
+
+/* The vector file's term statistics against the full-text index. */
+static int
+check_file_terms(struct check *c, const struct vindex *vi,
+    struct rp_err *err)
+{
+	struct term_reader t = { c->s, NULL };
+	const char *term;
+	size_t n, differ = 0;
+	int64_t df, nchunks = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(c->s->db, "SELECT term, doc FROM fts_vocab",
+	    -1, &t.st, NULL) != SQLITE_OK)
+		return dberr(c->s, err, "check: read the full-text vocabulary");
+	while ((rc = next_term(&t, &term, &n, &df, err)) > 0)
+		if (vindex_term_df(vi, term, n) != df)
+			differ++;
+	sqlite3_finalize(t.st);
+	if (rc < 0 || pragma_int(c->s, "SELECT count(*) FROM chunks",
+	    &nchunks, err) != 0)
+		return -1;
+	if (nchunks != vindex_nchunks(vi))
+		differ++;
+	if (differ > 0)
 		problem(c, "vector file term statistics that differ from the "
-		    "full-text index: %zu (%s-vec)", tdiffer, c->s->path);
+		    "full-text index: %zu (%s-vec)", differ, c->s->path);
+	return 0;
+}
+
+/*
+ * The vector file, when it claims to be fresh, holds the same vectors,
+ * their int8 codes (when it has them) as the rows quantise to, and the
+ * term statistics of the full-text index.
+ */
+static int
+check_vector_file(struct check *c, const struct vindex_meta *m,
+    struct rp_err *err)
+{
+	struct vindex *vi;
+	struct rp_err ignore;
+	char *path;
+	int rc;
+
+	path = xasprintf("%s-vec", c->s->path);
+	vi = vindex_open(path, m, &ignore);
+	free(path);
+	if (vi == NULL)
+		return 0;	/* missing or stale: rebuilt when needed */
+	rc = check_file_rows(c, m, vi, err) == 0 &&
+	    check_file_terms(c, vi, err) == 0 ? 0 : -1;
 	vindex_close(vi);
-	return rc < 0 ? -1 : 0;
+	return rc;
 }
 
 /* The scratch database for check_text, attached as "chk". */

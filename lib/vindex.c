@@ -554,10 +554,13 @@ vindex_write(const char *path, const struct vindex_meta *m,
 		free(tmp);
 		return -1;
 	}
+	memset(&sc, 0, sizeof(sc));
 	stream_init(&sc.ids, fd, h.ids_off);
 	stream_init(&sc.rows, fd, h.rows_off);
-	stream_init(&sc.codes, fd, h.codes_off);
-	stream_init(&sc.scales, fd, h.scales_off);
+	if (h.quant == VINDEX_QUANT_INT8) {
+		stream_init(&sc.codes, fd, h.codes_off);
+		stream_init(&sc.scales, fd, h.scales_off);
+	}
 	rc = write_rows(&h, &sc, row_fn, row_arg, path, err);
 	if (rc == 0 && (stream_flush(&sc.ids) != 0 ||
 	    stream_flush(&sc.rows) != 0 || stream_flush(&sc.codes) != 0 ||
