@@ -38,14 +38,6 @@
 #define FB_DOCS		5
 #define FB_BETA		1.5f
 
-/*
- * The full-text leg scores at most about STORE_BM25_BUDGET chunks a
- * question (store_bm25): a question of common words must not cost time
- * in proportion to every chunk it matches.  A store of fewer chunks is
- * always searched exactly.
- */
-#define BM25_BUDGET	STORE_BM25_BUDGET
-
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 
 enum {
@@ -77,7 +69,7 @@ struct query {
 	size_t		 k;
 	enum mode	 mode;
 	const char	*filter;
-	int		 exact;		/* no BM25 budget */
+	int		 exact;		/* BM25 by FTS5, every match */
 	int		 explain;
 	int		 status;
 	struct store_vectors vecs;
@@ -271,7 +263,7 @@ bm25_leg(struct query *qy, const char *q, size_t depth, struct cand **c,
 
 	nterms = analyze_query(q, &terms);
 	got = store_bm25(qy->store, terms, nterms, qy->filter, depth,
-	    qy->exact ? 0 : BM25_BUDGET, &hits, &err);
+	    qy->exact, &hits, &err);
 	analyze_terms_free(terms, nterms);
 	if (got < 0)
 		fail(&err);
@@ -658,8 +650,12 @@ open_vectors(struct query *qy, const struct cfg *c)
 	qy->dim = qy->emb.dim;
 	if (qy->mode == MODE_AUTO)
 		qy->mode = rc == 1 ? MODE_HYBRID : MODE_BM25;
-	if (qy->mode == MODE_BM25)
+	/* The vector file also holds the postings the BM25 leg reads. */
+	if (qy->mode == MODE_BM25) {
+		if (rc == 1 && store_vectors(qy->store, &qy->vecs, &err) != 0)
+			fail(&err);
 		return;
+	}
 	if (rc == 0)
 		rp_die(RP_EXIT_USAGE, "--mode %s: %s has no vectors (index "
 		    "through rag-embed, or use --mode bm25)",

@@ -13,6 +13,7 @@
 #include "rp.h"
 #include "buf.h"
 #include "analyze.h"
+#include "bm25.h"
 #include "sha256.h"
 #include "vec.h"
 #include "vindex.h"
@@ -47,15 +48,11 @@ enum stmt {
 	ROW_GET,
 	BM25,
 	BM25_GLOB,
-	BM25_BOUNDED,
-	BM25_BOUNDED_GLOB,
 	META_SET,
 	META_GET,
 	VEC_INSERT,
 	CHUNK_GLOB,
 	TERM_DF,
-	TERM_ROWS,
-	ID_RANGE,
 	CACHE_GET,
 	CACHE_PUT,
 	NSTMT
@@ -89,12 +86,6 @@ static const char *const sql[NSTMT] = {
 	[BM25_GLOB] = "SELECT fts.rowid, fts.rank FROM fts "
 	    "JOIN chunks c ON c.id = fts.rowid JOIN docs d ON d.id = c.doc "
 	    "WHERE fts MATCH ?1 AND d.path GLOB ?3 ORDER BY fts.rank LIMIT ?2",
-	[BM25_BOUNDED] = "SELECT rowid, rp_bm25(fts, ?4, ?5) AS s FROM fts "
-	    "WHERE fts MATCH ?1 AND rowid >= ?6 ORDER BY s DESC LIMIT ?2",
-	[BM25_BOUNDED_GLOB] = "SELECT fts.rowid, rp_bm25(fts, ?4, ?5) AS s "
-	    "FROM fts JOIN chunks c ON c.id = fts.rowid "
-	    "JOIN docs d ON d.id = c.doc WHERE fts MATCH ?1 "
-	    "AND fts.rowid >= ?6 AND d.path GLOB ?3 ORDER BY s DESC LIMIT ?2",
 	[META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
 	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -102,10 +93,6 @@ static const char *const sql[NSTMT] = {
 	[CHUNK_GLOB] = "SELECT d.path GLOB ?2 FROM chunks c "
 	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
-	[TERM_ROWS] = "SELECT rowid FROM fts WHERE fts MATCH ?1 LIMIT ?2",
-	/* Two subqueries: min and max together would scan the table. */
-	[ID_RANGE] = "SELECT (SELECT min(id) FROM chunks), "
-	    "(SELECT max(id) FROM chunks)",
 	[CACHE_GET] = "SELECT v FROM embed_cache "
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
 	[CACHE_PUT] = "INSERT OR REPLACE INTO embed_cache(model, dims, hash, v) "
@@ -183,7 +170,10 @@ struct store {
 	struct buf	 t;		/* decompressed text */
 	struct buf	 f;		/* text rewritten for FTS5 */
 	struct buf	 dsha, dtitle;	/* store_doc_get's lent strings */
-	int		 rank_fn;	/* rp_bm25 is registered */
+	fts5_api	*fts5;		/* FTS5's API, once asked for */
+	int		 bm25_exact;	/* the last store_bm25 was exact */
+	fts5_tokenizer	 tokf;		/* the fts table's tokenizer */
+	Fts5Tokenizer	*tok;
 };
 
 /*
@@ -664,6 +654,8 @@ store_close(struct store *s)
 		return;
 	if (s->in_tx || s->in_read)
 		store_rollback(s);
+	if (s->tok != NULL)
+		s->tokf.xDelete(s->tok);
 	vindex_close(s->vi);
 	free(s->mem_rows);
 	free(s->mem_ids);
@@ -1335,249 +1327,160 @@ join_terms(struct buf *b, char *const *terms, const size_t *idx, size_t n,
 	}
 }
 
-/*
- * BM25 as FTS5's bm25() computes it (k1 = 1.2, b = 0.75, the column
- * weights above, idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6),
- * over the phrases of the query from FIRST on, with their document
- * counts n given (a blob of doubles) rather than counted: FTS5 counts
- * them by reading every row of each phrase, which is what a bounded
- * search must not do.  The phrases before FIRST select the rows and
- * do not score.  Registered on the connection as rp_bm25(fts, n, first).
- */
-struct rank_data {
-	double		 avgdl;
-	double		 idf[ANALYZE_MAX_TERMS];
-};
-
-static void
-rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-    int nval, sqlite3_value **val)
+/* FTS5's API on this connection.  NULL with ERR filled. */
+static fts5_api *
+fts5(struct store *s, struct rp_err *err)
 {
-	static const double w[] = { W_TITLE, W_SECTION, W_BODY };
-	const double k1 = 1.2, b = 0.75;
-	double freq[ANALYZE_MAX_TERMS] = { 0 }, score = 0, idf;
-	struct rank_data *rd;
-	const double *df;
-	sqlite3_int64 nrow = 0, ntok = 0;
-	int first, m, ninst = 0, ph, col, off, dl = 0;
-
-	if (nval != 2 || (first = sqlite3_value_int(val[1])) < 0 ||
-	    (m = api->xPhraseCount(fts) - first) <= 0 ||
-	    m > ANALYZE_MAX_TERMS || sqlite3_value_bytes(val[0]) !=
-	    (int)(m * sizeof(double))) {
-		sqlite3_result_error(ctx, "rp_bm25: bad arguments", -1);
-		return;
-	}
-	if ((rd = api->xGetAuxdata(fts, 0)) == NULL) {
-		rd = sqlite3_malloc(sizeof(*rd));
-		df = sqlite3_value_blob(val[0]);
-		if (rd == NULL || api->xRowCount(fts, &nrow) != SQLITE_OK ||
-		    api->xColumnTotalSize(fts, -1, &ntok) != SQLITE_OK) {
-			sqlite3_free(rd);
-			sqlite3_result_error_nomem(ctx);
-			return;
-		}
-		rd->avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1;
-		for (int i = 0; i < m; i++) {
-			idf = log((0.5 + (double)nrow - df[i]) / (0.5 + df[i]));
-			rd->idf[i] = idf > 0 ? idf : 1e-6;
-		}
-		if (api->xSetAuxdata(fts, rd, sqlite3_free) != SQLITE_OK) {
-			sqlite3_result_error_nomem(ctx);
-			return;
-		}
-	}
-	if (api->xInstCount(fts, &ninst) != SQLITE_OK ||
-	    api->xColumnSize(fts, -1, &dl) != SQLITE_OK) {
-		sqlite3_result_error(ctx, "rp_bm25: cannot read the row", -1);
-		return;
-	}
-	for (int i = 0; i < ninst; i++)
-		if (api->xInst(fts, i, &ph, &col, &off) == SQLITE_OK &&
-		    ph >= first && col >= 0 && col < 3)
-			freq[ph - first] += w[col];
-	for (int i = 0; i < m; i++)
-		if (freq[i] > 0)
-			score += rd->idf[i] * freq[i] * (k1 + 1) / (freq[i] +
-			    k1 * (1 - b + b * dl / rd->avgdl));
-	sqlite3_result_double(ctx, score);
-}
-
-static int
-rank_register(struct store *s, struct rp_err *err)
-{
-	fts5_api *api = NULL;
 	sqlite3_stmt *st;
 
-	if (s->rank_fn)
-		return 0;
+	if (s->fts5 != NULL)
+		return s->fts5;
 	if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return dberr(s, err, "full-text search");
-	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+	    SQLITE_OK) {
+		dberr(s, err, "full-text search");
+		return NULL;
+	}
+	sqlite3_bind_pointer(st, 1, (void *)&s->fts5, "fts5_api_ptr", NULL);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (api == NULL || api->iVersion < 2 || api->xCreateFunction(api,
-	    "rp_bm25", NULL, rank_fn, NULL) != SQLITE_OK)
-		return rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: "
-		    "cannot add a ranking function to FTS5", s->path);
-	s->rank_fn = 1;
-	return 0;
+	if (s->fts5 == NULL || s->fts5->iVersion < 2)
+		rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: no FTS5 "
+		    "API", s->path);
+	return s->fts5 != NULL && s->fts5->iVersion >= 2 ? s->fts5 : NULL;
 }
 
 /*
- * In how many chunks TERM occurs, counted up to CAP + 1: exact when at
- * most CAP; past it, estimated from how far into the chunk ids (LO to
- * HI) its CAP + 1st occurrence is, as chunk ids are spread over the
- * store.  Costs at most CAP + 1 postings of the index.
+ * The tokenizer of the fts table, as the schema makes it ("porter
+ * unicode61 remove_diacritics 2"), so that a question's words become
+ * the tokens the index holds.
  */
 static int
-term_count(struct store *s, const char *term, size_t cap, int64_t lo,
-    int64_t hi, double *df, struct rp_err *err)
+tokenizer(struct store *s, struct rp_err *err)
 {
-	sqlite3_stmt *st;
-	int64_t last = lo;
-	size_t n = 0;
-	int rc;
+	static const char *args[] = { "unicode61", "remove_diacritics", "2" };
+	fts5_api *api;
+	void *ud = NULL;
 
-	buf_reset(&s->f);
-	quote_term(&s->f, term);
-	if ((st = stmt(s, TERM_ROWS, err)) == NULL)
+	if (s->tok != NULL)
+		return 0;
+	if ((api = fts5(s, err)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)cap + 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		n++;
+	if (api->xFindTokenizer(api, "porter", &ud, &s->tokf) != SQLITE_OK ||
+	    s->tokf.xCreate(ud, args, 3, &s->tok) != SQLITE_OK) {
+		s->tok = NULL;
+		return rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: "
+		    "no porter tokenizer", s->path);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return dberr(s, err, "full-text search");
-	*df = (double)n;
-	if (n > cap && last > lo)
-		*df = RP_MAX((double)n, (double)n * (double)(hi - lo + 1) /
-		    (double)(last - lo + 1));
 	return 0;
 }
 
-/* The bounded search's plan for one question (see store_bm25). */
-struct plan {
-	size_t		 idx[ANALYZE_MAX_TERMS];	/* terms, rarest first */
-	double		 df[ANALYZE_MAX_TERMS];		/* by term */
-	size_t		 nsel;		/* terms that select rows */
-	const char	*op;		/* " OR " or " AND " between them */
-	int64_t		 from;		/* lowest chunk id scored */
+/* The tokens of a question's word, end to end in B, with their ends. */
+struct toks {
+	struct buf	 b;
+	size_t		 end[8];
+	size_t		 n;
 };
 
-/*
- * Choose the rows to score: the rarest terms, ORed, while their counts
- * add up to at most BUDGET; when even the rarest term is in more rows,
- * the rarest terms ANDed, as few as are expected (their frequencies
- * multiplied) to match at most BUDGET; and when all of them are
- * expected to match more, all of them ANDed, in the newest chunks only
- * (the highest ids), as many as BUDGET of them would match.  Returns 1
- * with P filled, or 0 when the whole search costs at most BUDGET rows
- * anyway (the plain, exact search then runs).
- */
 static int
-plan_bm25(struct store *s, char *const *terms, size_t n, size_t budget,
-    struct plan *p, struct rp_err *err)
+tok_cb(void *arg, int tflags, const char *t, int n, int start, int end)
 {
-	sqlite3_stmt *st;
-	int64_t lo = 0, hi = 0;
-	double sum = 0, total, est;
-	size_t i, j, t;
-	int rc;
+	struct toks *tk = arg;
 
-	if ((st = stmt(s, ID_RANGE, err)) == NULL)
+	(void)start;
+	(void)end;
+	if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0 ||
+	    tk->n == RP_NELEM(tk->end))
+		return SQLITE_OK;
+	buf_add(&tk->b, t, (size_t)n);
+	tk->end[tk->n++] = tk->b.len;
+	return SQLITE_OK;
+}
+
+/*
+ * The full-text leg over the vector file's postings (bm25.h): each
+ * word's tokens, each token's postings and IDF, summed.  With a GLOB,
+ * 20 times K are ranked and those of other documents dropped, as the
+ * vector leg does.  The number of hits, or -1 with ERR filled.
+ */
+static long
+bm25_postings(struct store *s, char *const *terms, size_t nterms,
+    const char *glob, size_t k, struct store_hit **hits, struct rp_err *err)
+{
+	struct bm25_list l[64];
+	struct vindex_term vt;
+	struct toks tk;
+	struct bm25_hit *h;
+	const int64_t *ids = vindex_ids(s->vi);
+	double nrows = (double)vindex_nchunks(s->vi);
+	size_t nl = 0, want = glob != NULL ? RP_MIN(k * 20, (size_t)200000) :
+	    k, got, n = 0;
+	long rc;
+	int exact;
+
+	if (tokenizer(s, err) != 0)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		lo = sqlite3_column_int64(st, 0);
-		hi = sqlite3_column_int64(st, 1);
+	buf_init(&tk.b, 1 << 16);
+	for (size_t i = 0; i < nterms && nl < RP_NELEM(l); i++) {
+		buf_reset(&tk.b);
+		tk.n = 0;
+		s->tokf.xTokenize(s->tok, &tk, FTS5_TOKENIZE_QUERY, terms[i],
+		    (int)strlen(terms[i]), tok_cb);
+		for (size_t j = 0, from = 0; j < tk.n && nl < RP_NELEM(l);
+		    from = tk.end[j++]) {
+			if (!vindex_term(s->vi, tk.b.data + from, tk.end[j] -
+			    from, &vt) || vt.nall == 0)
+				continue;
+			l[nl++] = (struct bm25_list){ vt.top, vt.ntop, vt.all,
+			    vt.nall, vt.cutoff, bm25_idf(nrows,
+			    (double)vt.df) };
+		}
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return dberr(s, err, "full-text search");
-	total = (double)(hi - lo + 1);	/* at least the chunks there are */
-	if (total <= (double)budget)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (term_count(s, terms[i], budget, lo, hi, &p->df[i],
-		    err) != 0)
-			return -1;
-		sum += p->df[i];
-		/* Insertion sort by count: at most 64 terms. */
-		for (j = i; j > 0 && p->df[p->idx[j - 1]] > p->df[i]; j--)
-			p->idx[j] = p->idx[j - 1];
-		p->idx[j] = i;
+	buf_release(&tk.b);
+	h = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*h));
+	got = bm25_topk(l, nl, want, h, &exact);
+	*hits = xreallocarray(NULL, RP_MAX(RP_MIN(got, k), (size_t)1),
+	    sizeof(**hits));
+	for (size_t i = 0; i < got && n < k; i++) {
+		if (glob != NULL && (rc = store_chunk_glob(s, ids[h[i].row],
+		    glob, err)) <= 0) {
+			if (rc < 0) {
+				free(h);
+				free(*hits);
+				*hits = NULL;
+				return -1;
+			}
+			continue;
+		}
+		(*hits)[n].id = ids[h[i].row];
+		(*hits)[n++].score = h[i].score;
 	}
-	if (sum <= (double)budget)
-		return 0;
-	p->op = " OR ";
-	p->from = lo;
-	for (sum = 0, p->nsel = 0; p->nsel < n; p->nsel++) {
-		if (sum + p->df[p->idx[p->nsel]] > (double)budget)
-			break;
-		sum += p->df[p->idx[p->nsel]];
-	}
-	if (p->nsel > 0)
-		return 1;
-	p->op = " AND ";
-	for (est = total, t = 0; t < n; ) {
-		est *= p->df[p->idx[t++]] / total;
-		if (est <= (double)budget)
-			break;
-	}
-	p->nsel = t;
-	if (est > (double)budget)
-		p->from = hi - (int64_t)((double)(hi - lo) * (double)budget /
-		    est);
-	return 1;
+	s->bm25_exact = exact;
+	free(h);
+	return (long)n;
 }
 
 long
 store_bm25(struct store *s, char *const *terms, size_t nterms,
-    const char *glob, size_t k, size_t budget, struct store_hit **hits,
+    const char *glob, size_t k, int exact, struct store_hit **hits,
     struct rp_err *err)
 {
 	struct store_hit *h = NULL;
-	struct plan p;
 	sqlite3_stmt *st;
 	size_t n = 0;
-	int rc, bounded = 0;
+	int rc;
 
 	*hits = NULL;
 	if (nterms == 0 || k == 0)
 		return 0;
 	nterms = RP_MIN(nterms, (size_t)ANALYZE_MAX_TERMS);
-	if (budget > 0 && (bounded = plan_bm25(s, terms, nterms, budget, &p,
-	    err)) < 0)
-		return -1;
+	/* With the vector file: its postings, bounded, no FTS5 at all. */
+	s->bm25_exact = 1;
+	if (!exact && s->vi != NULL)
+		return bm25_postings(s, terms, nterms, glob, k, hits, err);
 	buf_reset(&s->f);
-	if (!bounded) {
-		join_terms(&s->f, terms, NULL, nterms, " OR ");
-		if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) ==
-		    NULL)
-			return -1;
-	} else {
-		/*
-		 * The selecting terms, and then every term again, ORed:
-		 * that part matches every row the first does, and its
-		 * phrases are the ones rp_bm25 scores.
-		 */
-		buf_addc(&s->f, '(');
-		join_terms(&s->f, terms, p.idx, p.nsel, p.op);
-		buf_adds(&s->f, ") AND (");
-		join_terms(&s->f, terms, NULL, nterms, " OR ");
-		buf_addc(&s->f, ')');
-		if (rank_register(s, err) != 0 || (st = stmt(s, glob != NULL ?
-		    BM25_BOUNDED_GLOB : BM25_BOUNDED, err)) == NULL)
-			return -1;
-		sqlite3_bind_blob(st, 4, p.df, (int)(nterms * sizeof(double)),
-		    SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, (int)p.nsel);
-		sqlite3_bind_int64(st, 6, p.from);
-	}
+	join_terms(&s->f, terms, NULL, nterms, " OR ");
+	if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) == NULL)
+		return -1;
 	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)RP_MIN(k, (size_t)INT64_MAX));
 	if (glob != NULL)
@@ -1587,8 +1490,7 @@ store_bm25(struct store *s, char *const *terms, size_t nterms,
 		if (n >= 1024 && (n & (n - 1)) == 0)
 			h = xreallocarray(h, n * 2, sizeof(*h));
 		h[n].id = sqlite3_column_int64(st, 0);
-		h[n].score = bounded ? sqlite3_column_double(st, 1) :
-		    -sqlite3_column_double(st, 1);
+		h[n].score = -sqlite3_column_double(st, 1);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -1691,56 +1593,293 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
 	return 0;
 }
 
+/*
+ * The term statistics and postings for the vector file, read from the
+ * full-text index: its instances (every occurrence, by term and chunk,
+ * through a temporary fts5vocab table) and its sizes (fts_docsize, the
+ * tokens of each column of each chunk).
+ */
 struct term_reader {
 	struct store	*s;
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st;		/* term, doc, col: by term, doc */
+	const int64_t	*ids;		/* the rows' chunk ids, sorted */
+	size_t		 nids;
+	float		*dl;		/* each row's tokens */
+	double		 avgdl;
+	struct buf	 term;		/* the term being read */
+	struct vindex_posting *post;	/* its postings */
+	size_t		 npost, cappost;
+	struct vindex_posting *top;	/* those of the highest impact */
+	int64_t		 df;
+	size_t		 cap;		/* postings kept of a term */
+	int		 pending;	/* st is at the next term's first row */
+	int		 done;		/* st is at its end (stepping again
+					   would start it over) */
+	int		 temp;		/* the temporary table was made */
 };
 
-/* vindex_term_fn over the full-text index's vocabulary. */
+/* The row of chunk ID in R's ids, or -1. */
+static long
+reader_row(const struct term_reader *r, int64_t id)
+{
+	size_t lo = 0, hi = r->nids, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (r->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nids && r->ids[lo] == id ? (long)lo : -1;
+}
+
+/* The tokens of a chunk, from fts_docsize's varints, one a column. */
+static int64_t
+docsize_tokens(const unsigned char *p, int n)
+{
+	int64_t total = 0, v;
+	int i = 0;
+
+	while (i < n) {
+		v = 0;
+		for (int j = 0; i < n && j < 9; j++) {
+			if (j == 8) {
+				v = (v << 8) | p[i++];
+				break;
+			}
+			v = (v << 7) | (p[i] & 0x7f);
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		total += v;
+	}
+	return total;
+}
+
+/*
+ * Get R ready for the chunk ids IDS[0..N): their lengths, the average
+ * length, and the statement over the instances.  A reader may make the
+ * temporary table too (query_only is lifted for it: temp is not the
+ * store).  0, or -1 with ERR filled.
+ */
 static int
-next_term(void *arg, const char **term, size_t *n, int64_t *df,
+reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
+    size_t n, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	double total = 0, rows = 0;
+	long row;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->s = s;
+	r->ids = ids;
+	r->nids = n;
+	r->dl = xcalloc(RP_MAX(n, (size_t)1), sizeof(*r->dl));
+	buf_init(&r->term, SIZE_MAX);
+	if (sqlite3_prepare_v2(s->db, "SELECT id, sz FROM fts_docsize", -1,
+	    &st, NULL) != SQLITE_OK)
+		return dberr(s, err, "read the full-text index");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t t = docsize_tokens(sqlite3_column_blob(st, 1),
+		    sqlite3_column_bytes(st, 1));
+
+		total += (double)t;
+		rows++;
+		if ((row = reader_row(r, sqlite3_column_int64(st, 0))) >= 0)
+			r->dl[row] = (float)t;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "read the full-text index");
+	r->avgdl = rows > 0 ? total / rows : 1;
+	r->cap = bm25_cap_for((int64_t)rows);
+	if (((s->flags & STORE_READONLY) && exec(s, "PRAGMA query_only = 0",
+	    err) != 0) || exec(s, "CREATE VIRTUAL TABLE temp.rp_instances "
+	    "USING fts5vocab(main, fts, instance)", err) != 0)
+		return -1;
+	r->temp = 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT term, doc, col FROM "
+	    "temp.rp_instances", -1, &r->st, NULL) != SQLITE_OK)
+		return dberr(s, err, "read the full-text index");
+	return 0;
+}
+
+static void
+reader_close(struct term_reader *r)
+{
+	sqlite3_finalize(r->st);
+	if (r->temp) {
+		sqlite3_exec(r->s->db, "DROP TABLE temp.rp_instances", NULL,
+		    NULL, NULL);
+		if (r->s->flags & STORE_READONLY)
+			sqlite3_exec(r->s->db, "PRAGMA query_only = 1", NULL,
+			    NULL, NULL);
+	}
+	free(r->dl);
+	free(r->post);
+	free(r->top);
+	buf_release(&r->term);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The weight of an occurrence in column COL (as the schema's bm25). */
+static double
+col_weight(const unsigned char *col)
+{
+	if (col == NULL)
+		return 0;
+	if (strcmp((const char *)col, "title") == 0)
+		return W_TITLE;
+	return strcmp((const char *)col, "section") == 0 ? W_SECTION : W_BODY;
+}
+
+/* Close the chunk ROW of the term being read, counted F (weighted). */
+static void
+reader_add(struct term_reader *r, long row, double f)
+{
+	if (row < 0)
+		return;
+	if (r->npost == r->cappost) {
+		r->cappost = r->cappost ? 2 * r->cappost : 1024;
+		r->post = xreallocarray(r->post, r->cappost,
+		    sizeof(*r->post));
+	}
+	r->post[r->npost++] = (struct vindex_posting){ (uint32_t)row,
+	    bm25_impact(f, r->dl[row], r->avgdl) };
+}
+
+/*
+ * vindex_term_fn over the instances: a term, its df, its postings, and,
+ * past the cap (bm25.h), those of the highest impact apart.
+ */
+static int
+next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
     struct rp_err *err)
 {
 	struct term_reader *r = arg;
-	int rc = sqlite3_step(r->st);
+	int64_t doc = 0, d;
+	long row = -1;
+	double f = 0;
+	int rc = SQLITE_ROW, started = 0;
+	const char *t;
+	size_t len;
 
-	if (rc == SQLITE_DONE)
+	buf_reset(&r->term);
+	r->npost = 0;
+	r->df = 0;
+	if (r->done)
 		return 0;
-	if (rc != SQLITE_ROW)
-		return dberr(r->s, err, "read the full-text vocabulary");
-	*term = (const char *)sqlite3_column_blob(r->st, 0);
-	*n = (size_t)sqlite3_column_bytes(r->st, 0);
-	*df = sqlite3_column_int64(r->st, 1);
-	if (*term == NULL)
-		*term = "";
+	for (;;) {
+		if (!r->pending && (rc = sqlite3_step(r->st)) != SQLITE_ROW) {
+			r->done = 1;
+			break;
+		}
+		r->pending = 0;
+		t = (const char *)sqlite3_column_text(r->st, 0);
+		len = (size_t)sqlite3_column_bytes(r->st, 0);
+		if (started && (len != r->term.len ||
+		    memcmp(t, r->term.data, len) != 0)) {
+			r->pending = 1;
+			break;
+		}
+		if (!started) {
+			buf_add(&r->term, t != NULL ? t : "", len);
+			started = 1;
+		}
+		if ((d = sqlite3_column_int64(r->st, 1)) != doc || r->df == 0) {
+			if (r->df > 0)
+				reader_add(r, row, f);
+			doc = d;
+			row = reader_row(r, d);
+			f = 0;
+			r->df++;
+		}
+		f += col_weight(sqlite3_column_text(r->st, 2));
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(r->s, err, "read the full-text index");
+	if (!started)
+		return 0;
+	reader_add(r, row, f);
+	*term = buf_str(&r->term);
+	*n = r->term.len;
+	memset(vt, 0, sizeof(*vt));
+	vt->df = r->df;
+	vt->all = vt->top = r->post;
+	vt->nall = vt->ntop = r->npost;
+	if (r->npost > r->cap) {
+		r->top = xreallocarray(r->top, r->npost, sizeof(*r->top));
+		memcpy(r->top, r->post, r->npost * sizeof(*r->top));
+		vt->top = r->top;
+		vt->ntop = bm25_cap(r->top, r->npost, r->cap, &vt->cutoff);
+	}
 	return 1;
+}
+
+/* The rows of a build: the vectors, with their ids kept for the terms. */
+struct build {
+	struct vec_reader r;
+	int64_t		*ids;
+	size_t		 nids, capids;
+	struct term_reader t;
+	int		 terms_open;
+};
+
+static int
+build_row(void *arg, int64_t *id, float *row, struct rp_err *err)
+{
+	struct build *b = arg;
+	int rc = next_vector(&b->r, id, row, err);
+
+	/* More than counted: vindex_write says so; keep what fits. */
+	if (rc > 0 && b->nids < b->capids)
+		b->ids[b->nids++] = *id;
+	return rc;
+}
+
+/* The terms come after every row: their postings name rows. */
+static int
+build_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
+    struct rp_err *err)
+{
+	struct build *b = arg;
+
+	if (!b->terms_open) {
+		b->terms_open = 1;	/* reader_close undoes even a failure */
+		if (reader_open(b->r.s, &b->t, b->ids, b->nids, err) != 0)
+			return -1;
+	}
+	return next_term(&b->t, term, n, vt, err);
 }
 
 /*
  * Write the vector file from the current transaction's view: the
- * vectors, and the term statistics of the full-text index.
+ * vectors, and the term statistics and postings of the full-text index.
  */
 static int
 build_file(struct store *s, const struct vindex_meta *want,
     struct rp_err *err)
 {
 	struct vindex_meta m = *want;
-	struct vec_reader r;
-	struct term_reader t = { s, NULL };
+	struct build b;
 	char *path;
 	int rc;
 
-	if (vec_counts(s, &m, err) != 0 || open_reader(s, &r, m.dim, err) != 0)
+	memset(&b, 0, sizeof(b));
+	if (vec_counts(s, &m, err) != 0 ||
+	    open_reader(s, &b.r, m.dim, err) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT term, doc FROM fts_vocab", -1,
-	    &t.st, NULL) != SQLITE_OK) {
-		sqlite3_finalize(r.st);
-		return dberr(s, err, "read the full-text vocabulary");
-	}
+	b.capids = m.count;
+	b.ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
+	    sizeof(*b.ids));
 	path = xasprintf("%s-vec", s->path);
-	rc = vindex_write(path, &m, next_vector, &r, next_term, &t, err);
-	sqlite3_finalize(r.st);
-	sqlite3_finalize(t.st);
+	rc = vindex_write(path, &m, build_row, &b, build_term, &b, err);
+	sqlite3_finalize(b.r.st);
+	if (b.terms_open)
+		reader_close(&b.t);
+	free(b.ids);
 	free(path);
 	return rc;
 }
@@ -1868,6 +2007,12 @@ store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return dberr(s, err, "term statistics");
 	return 0;
+}
+
+int
+store_bm25_exact(const struct store *s)
+{
+	return s->bm25_exact;
 }
 
 int
@@ -2304,17 +2449,17 @@ check_vectors(struct check *c, const struct vindex_meta *m, int has,
  */
 static int
 check_file_rows(struct check *c, const struct vindex_meta *m,
-    const struct vindex *vi, struct rp_err *err)
+    const struct vindex *vi, int64_t **idsp, size_t *nidsp, struct rp_err *err)
 {
 	const float *rows = vindex_rows(vi), *scales = vindex_scales(vi);
 	const int8_t *codes = vindex_codes(vi);
 	const int64_t *ids = vindex_ids(vi);
 	size_t i = 0, j = 0, nfile = vindex_count(vi), differ = 0;
-	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim);
+	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim), cap = 0;
 	struct vec_reader r;
+	int64_t id, *mine = NULL;
 	int8_t *code;
 	float *row;
-	int64_t id;
 	int rc;
 
 	if (open_reader(c->s, &r, m->dim, err) != 0)
@@ -2322,7 +2467,11 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
 	code = xmalloc(stride);
 	while ((rc = next_vector(&r, &id, row, err)) > 0) {
-		i++;
+		if (i == cap) {
+			cap = cap ? 2 * cap : 1024;
+			mine = xreallocarray(mine, cap, sizeof(*mine));
+		}
+		mine[i++] = id;
 		while (j < nfile && ids[j] < id)
 			j++, differ++;
 		if (j == nfile || ids[j] != id) {
@@ -2341,6 +2490,8 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 	sqlite3_finalize(r.st);
 	free(row);
 	free(code);
+	*idsp = mine;
+	*nidsp = i;
 	if (rc < 0)
 		return -1;
 	if (differ > 0)
@@ -2353,32 +2504,45 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 	return 0;
 }
 
-/* The vector file's term statistics against the full-text index. */
+/*
+ * The vector file's term statistics and postings against the full-text
+ * index, read for the store's chunk ids IDS[0..N).
+ */
 static int
 check_file_terms(struct check *c, const struct vindex *vi,
-    struct rp_err *err)
+    const int64_t *ids, size_t n, struct rp_err *err)
 {
-	struct term_reader t = { c->s, NULL };
+	struct term_reader t;
+	struct vindex_term want, got;
 	const char *term;
-	size_t n, differ = 0;
-	int64_t df, nchunks = 0;
+	size_t len, differ = 0;
+	int64_t nchunks = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(c->s->db, "SELECT term, doc FROM fts_vocab",
-	    -1, &t.st, NULL) != SQLITE_OK)
-		return dberr(c->s, err, "check: read the full-text vocabulary");
-	while ((rc = next_term(&t, &term, &n, &df, err)) > 0)
-		if (vindex_term_df(vi, term, n) != df)
+	if (reader_open(c->s, &t, ids, n, err) != 0) {
+		reader_close(&t);
+		return -1;
+	}
+	while ((rc = next_term(&t, &term, &len, &want, err)) > 0) {
+		vindex_term(vi, term, len, &got);
+		if (got.df != want.df || got.nall != want.nall ||
+		    got.ntop != want.ntop || got.cutoff != want.cutoff ||
+		    (want.nall > 0 && memcmp(got.all, want.all, want.nall *
+		    sizeof(*want.all)) != 0) || (want.ntop > 0 &&
+		    memcmp(got.top, want.top, want.ntop *
+		    sizeof(*want.top)) != 0))
 			differ++;
-	sqlite3_finalize(t.st);
+	}
+	reader_close(&t);
 	if (rc < 0 || pragma_int(c->s, "SELECT count(*) FROM chunks",
 	    &nchunks, err) != 0)
 		return -1;
 	if (nchunks != vindex_nchunks(vi))
 		differ++;
 	if (differ > 0)
-		problem(c, "vector file term statistics that differ from the "
-		    "full-text index: %zu (%s-vec)", differ, c->s->path);
+		problem(c, "vector file terms whose statistics or postings "
+		    "differ from the full-text index: %zu (%s-vec)", differ,
+		    c->s->path);
 	return 0;
 }
 
@@ -2393,6 +2557,8 @@ check_vector_file(struct check *c, const struct vindex_meta *m,
 {
 	struct vindex *vi;
 	struct rp_err ignore;
+	int64_t *ids = NULL;
+	size_t n = 0;
 	char *path;
 	int rc;
 
@@ -2401,8 +2567,9 @@ check_vector_file(struct check *c, const struct vindex_meta *m,
 	free(path);
 	if (vi == NULL)
 		return 0;	/* missing or stale: rebuilt when needed */
-	rc = check_file_rows(c, m, vi, err) == 0 &&
-	    check_file_terms(c, vi, err) == 0 ? 0 : -1;
+	rc = check_file_rows(c, m, vi, &ids, &n, err) == 0 &&
+	    check_file_terms(c, vi, ids, n, err) == 0 ? 0 : -1;
+	free(ids);
 	vindex_close(vi);
 	return rc;
 }

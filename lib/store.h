@@ -33,11 +33,6 @@ struct store;
 #define STORE_SCHEMA_VERSION	2
 #define STORE_HASH_LEN		32	/* bytes: SHA-256 */
 #define STORE_BUSY_TIMEOUT_MS	30000
-/*
- * The work bound of rag-query's full-text leg (store_bm25): about this
- * many chunks scored a question; see rag-query(1).
- */
-#define STORE_BM25_BUDGET	4000
 
 enum store_flags {
 	STORE_READONLY = 1 << 0,	/* never write; fail if missing */
@@ -214,25 +209,29 @@ int		 store_each_doc(struct store *s, const char *prefix,
 
 /*
  * Full-text search: the chunks matching any of the NTERMS plain TERMS
- * (quoted here, never parsed as FTS5 syntax; at most ANALYZE_MAX_TERMS
- * are used), best BM25 first, at most K, only from documents whose path
- * matches GLOB (NULL: all; SQLite GLOB syntax).
+ * (at most ANALYZE_MAX_TERMS are used), best BM25 first, at most K, only
+ * from documents whose path matches GLOB (NULL: all; SQLite GLOB syntax).
  *
- * With BUDGET > 0 the work is bounded: when the terms are in more than
- * BUDGET chunks together, only the chunks of the rarest terms are
- * scored, about BUDGET of them (the rarest terms ORed while their
- * counts add up to at most BUDGET; else the rarest terms ANDed, as few
- * as are expected to match at most BUDGET; else all of them ANDed, in
- * the newest chunks), each still scored with every term, its document
- * counts exact up to BUDGET and estimated past it.  A store of at most
- * BUDGET chunks is always searched exactly.  BUDGET 0: always exact.
+ * Unless EXACT, and once store_vectors has mapped the vector file, the
+ * terms' postings there are summed (bm25.h): the same scores as FTS5's,
+ * in time bounded by the number of terms, a term in many chunks read
+ * only where it weighs most and looked up for the chunks that may win;
+ * no FTS5 query runs, and the hits are FTS5's but for the rare question
+ * store_bm25_exact says otherwise of.  With a GLOB, 20 times K are ranked and those of other documents
+ * dropped.  Otherwise FTS5 scores every chunk that matches (the terms
+ * quoted, never parsed as FTS5 syntax).
  *
  * Returns the number of hits and sets *HITS to a new array (caller
  * frees), or -1 with ERR filled.
  */
 long		 store_bm25(struct store *s, char *const *terms, size_t nterms,
-		    const char *glob, size_t k, size_t budget,
+		    const char *glob, size_t k, int exact,
 		    struct store_hit **hits, struct rp_err *err);
+/*
+ * Was the last store_bm25 certainly exact (1), the same hits as FTS5
+ * scoring every match, or could a capped term have hidden one (0)?
+ */
+int		 store_bm25_exact(const struct store *s);
 
 /*
  * The embedding model of the store's vectors: 1 with a new string in

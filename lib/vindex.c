@@ -13,7 +13,7 @@
 #include "vindex.h"
 
 #define MAGIC		"RAGPVEC1"
-#define VERSION		2
+#define VERSION		3
 #define HEADER		4096
 #define HUGE		((uint64_t)2 << 20)	/* a PMD page on x86-64 */
 #define ALIGN(n, a)	(((n) + (a) - 1) & ~(uint64_t)((a) - 1))
@@ -40,13 +40,26 @@ struct header {
 	uint64_t	text_off;
 	uint64_t	text_len;
 	int64_t		nchunks;
+	/* Version 3. */
+	uint64_t	post_off;
+	uint64_t	npost;
 };
 
-/* A term of the table: its bytes in the text section, and its count. */
+/*
+ * A term of the table: its bytes in the text section, its count, and
+ * its postings (indexes and numbers into the postings section): all of
+ * them, and those of the highest impact (the same when not capped).
+ */
 struct term {
 	uint64_t	off;
+	uint64_t	post;
+	uint64_t	top;
 	uint32_t	len;
 	uint32_t	df;
+	uint32_t	npost;
+	uint32_t	ntop;
+	float		cutoff;
+	uint32_t	pad;
 };
 
 struct vindex {
@@ -63,9 +76,10 @@ place(uint64_t off, uint64_t size)
 }
 
 /*
- * Lay the file out from H's dim, count, quant, nterms and text_len; the
- * reader computes the same and compares, so a header that does not add
- * up is refused.
+ * Lay the file out from H's dim, count, quant, npost, nterms and
+ * text_len; the reader computes the same and compares, so a header that
+ * does not add up is refused.  The postings start where the rows' size
+ * alone says, so that they can be written before their number is known.
  */
 static void
 layout(struct header *h)
@@ -82,6 +96,8 @@ layout(struct header *h)
 		h->scales_off = place(off, 4 * h->count);
 		off = h->scales_off + 4 * h->count;
 	}
+	h->post_off = place(off, rows);
+	off = h->post_off + sizeof(struct vindex_posting) * h->npost;
 	h->terms_off = place(off, sizeof(struct term) * h->nterms);
 	h->text_off = h->terms_off + sizeof(struct term) * h->nterms;
 	h->size = h->text_off + h->text_len;
@@ -93,7 +109,8 @@ absurd(const struct header *h)
 {
 	return h->dim == 0 || h->dim > (1u << 20) || h->count > ((uint64_t)1 <<
 	    36) || h->nterms > ((uint64_t)1 << 36) || h->text_len >
-	    ((uint64_t)1 << 44) || h->quant > VINDEX_QUANT_INT8 ||
+	    ((uint64_t)1 << 44) || h->npost > ((uint64_t)1 << 40) ||
+	    h->count > UINT32_MAX || h->quant > VINDEX_QUANT_INT8 ||
 	    h->quant == VINDEX_QUANT_AUTO || h->quant_setting >
 	    VINDEX_QUANT_INT8;
 }
@@ -254,8 +271,9 @@ cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
 	return c != 0 ? c : (an > bn) - (an < bn);
 }
 
-int64_t
-vindex_term_df(const struct vindex *v, const char *term, size_t n)
+/* The entry of TERM[0..N), or NULL. */
+static const struct term *
+find_term(const struct vindex *v, const char *term, size_t n)
 {
 	const struct term *t = at(v, v->h->terms_off);
 	const char *text = at(v, v->h->text_off);
@@ -267,16 +285,48 @@ vindex_term_df(const struct vindex *v, const char *term, size_t n)
 		/* The header was checked, the entries were not: stay inside. */
 		if (t[mid].off > v->h->text_len ||
 		    t[mid].len > v->h->text_len - t[mid].off)
-			return 0;
+			return NULL;
 		c = cmp_bytes(text + t[mid].off, t[mid].len, term, n);
 		if (c == 0)
-			return t[mid].df;
+			return &t[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return NULL;
+}
+
+int64_t
+vindex_term_df(const struct vindex *v, const char *term, size_t n)
+{
+	const struct term *t = find_term(v, term, n);
+
+	return t != NULL ? t->df : 0;
+}
+
+int
+vindex_term(const struct vindex *v, const char *term, size_t n,
+    struct vindex_term *out)
+{
+	const struct term *t = find_term(v, term, n);
+	const struct vindex_posting *p = at(v, v->h->post_off);
+	uint64_t np = v->h->npost;
+
+	memset(out, 0, sizeof(*out));
+	if (t == NULL)
+		return 0;
+	out->df = t->df;
+	/* The entries were not checked: stay inside the postings. */
+	if (t->post > np || t->npost > np - t->post || t->top > np ||
+	    t->ntop > np - t->top)
+		return 1;
+	out->all = p + t->post;
+	out->nall = t->npost;
+	out->top = p + t->top;
+	out->ntop = t->ntop;
+	out->cutoff = t->cutoff;
+	return 1;
 }
 
 enum vindex_quant
@@ -385,15 +435,14 @@ stream_release(struct stream *s)
 /* The term table in memory while the file is written. */
 struct terms {
 	struct term	*t;
-	size_t		 n;
+	size_t		 n, cap;
 	struct buf	 text;
 };
 
 /* A term for sorting: its bytes, found again by pointer. */
 struct sterm {
 	const char	*p;
-	uint32_t	 len;
-	uint32_t	 df;
+	struct term	 t;
 };
 
 static int
@@ -401,43 +450,61 @@ cmp_sterm(const void *a, const void *b)
 {
 	const struct sterm *x = a, *y = b;
 
-	return cmp_bytes(x->p, x->len, y->p, y->len);
+	return cmp_bytes(x->p, x->t.len, y->p, y->t.len);
 }
 
-/* Read every term from FN into TS, sorted for binary search. */
+/*
+ * Read every term from FN into TS, its postings into the stream POST
+ * (counted in *NPOST); then sort the terms for binary search.  0, -1
+ * (ERR filled), or -2 for a write error (errno).
+ */
 static int
 read_terms(struct terms *ts, vindex_term_fn fn, void *arg,
-    struct rp_err *err)
+    struct stream *post, uint64_t *npost, struct rp_err *err)
 {
+	struct vindex_term vt;
 	struct sterm *st;
+	struct term *t;
 	const char *term;
-	size_t n, cap = 0;
-	int64_t df;
+	size_t n;
 	int rc = 0;
 
 	buf_init(&ts->text, SIZE_MAX);
-	while (fn != NULL && (rc = fn(arg, &term, &n, &df, err)) > 0) {
-		if (ts->n == cap) {
-			cap = cap != 0 ? 2 * cap : 1024;
-			ts->t = xreallocarray(ts->t, cap, sizeof(*ts->t));
+	while (fn != NULL && (rc = fn(arg, &term, &n, &vt, err)) > 0) {
+		if (ts->n == ts->cap) {
+			ts->cap = ts->cap != 0 ? 2 * ts->cap : 1024;
+			ts->t = xreallocarray(ts->t, ts->cap, sizeof(*ts->t));
 		}
-		ts->t[ts->n].off = ts->text.len;
-		ts->t[ts->n].len = (uint32_t)RP_MIN(n, (size_t)UINT32_MAX);
-		ts->t[ts->n].df = (uint32_t)RP_MAX(0, RP_MIN(df,
-		    (int64_t)UINT32_MAX));
-		buf_add(&ts->text, term, ts->t[ts->n].len);
-		ts->n++;
+		t = &ts->t[ts->n++];
+		memset(t, 0, sizeof(*t));
+		t->off = ts->text.len;
+		t->len = (uint32_t)RP_MIN(n, (size_t)UINT32_MAX);
+		t->df = (uint32_t)RP_MAX(0, RP_MIN(vt.df, (int64_t)UINT32_MAX));
+		buf_add(&ts->text, term, t->len);
+		t->post = t->top = *npost;
+		t->npost = t->ntop = (uint32_t)RP_MIN(vt.nall,
+		    (size_t)UINT32_MAX);
+		if (stream_add(post, vt.all, t->npost * sizeof(*vt.all)) != 0)
+			return -2;
+		*npost += t->npost;
+		if (vt.top == NULL || vt.top == vt.all)
+			continue;
+		/* Capped: the postings of the highest impact after all. */
+		t->top = *npost;
+		t->ntop = (uint32_t)RP_MIN(vt.ntop, (size_t)t->npost);
+		t->cutoff = vt.cutoff;
+		if (stream_add(post, vt.top, t->ntop * sizeof(*vt.top)) != 0)
+			return -2;
+		*npost += t->ntop;
 	}
 	if (rc < 0)
 		return -1;
 	st = xreallocarray(NULL, RP_MAX(ts->n, (size_t)1), sizeof(*st));
 	for (size_t i = 0; i < ts->n; i++)
-		st[i] = (struct sterm){ ts->text.data + ts->t[i].off,
-		    ts->t[i].len, ts->t[i].df };
+		st[i] = (struct sterm){ ts->text.data + ts->t[i].off, ts->t[i] };
 	qsort(st, ts->n, sizeof(*st), cmp_sterm);
 	for (size_t i = 0; i < ts->n; i++)
-		ts->t[i] = (struct term){ (uint64_t)(st[i].p - ts->text.data),
-		    st[i].len, st[i].df };
+		ts->t[i] = st[i].t;
 	free(st);
 	return 0;
 }
@@ -470,9 +537,9 @@ newer(const char *path, const struct vindex_meta *m)
 	return rc;
 }
 
-/* The sections a row goes to while the file is written. */
+/* The sections written as streams. */
 struct sections {
-	struct stream	 ids, rows, codes, scales;
+	struct stream	 ids, rows, codes, scales, post;
 };
 
 /* Stream FN's rows into the sections of H.  0, or -1 (ERR filled). */
@@ -528,10 +595,6 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	char *tmp;
 	int fd, rc, e;
 
-	if (read_terms(&ts, term_fn, term_arg, err) != 0) {
-		terms_release(&ts);
-		return -1;
-	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, MAGIC, 8);
 	h.version = VERSION;
@@ -542,15 +605,12 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	snprintf(h.model, sizeof(h.model), "%s", m->model);
 	h.quant_setting = (uint32_t)m->quant;
 	h.quant = (uint32_t)vindex_resolve(m);
-	h.nterms = ts.n;
-	h.text_len = ts.text.len;
 	h.nchunks = m->nchunks;
-	layout(&h);
+	layout(&h);	/* for the offsets up to the postings */
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(errno));
-		terms_release(&ts);
 		free(tmp);
 		return -1;
 	}
@@ -561,10 +621,18 @@ vindex_write(const char *path, const struct vindex_meta *m,
 		stream_init(&sc.codes, fd, h.codes_off);
 		stream_init(&sc.scales, fd, h.scales_off);
 	}
+	stream_init(&sc.post, fd, h.post_off);
 	rc = write_rows(&h, &sc, row_fn, row_arg, path, err);
+	/* The rows are all written: the postings may refer to them. */
+	if (rc == 0)
+		rc = read_terms(&ts, term_fn, term_arg, &sc.post, &h.npost,
+		    err);
+	h.nterms = ts.n;
+	h.text_len = ts.text.len;
+	layout(&h);
 	if (rc == 0 && (stream_flush(&sc.ids) != 0 ||
 	    stream_flush(&sc.rows) != 0 || stream_flush(&sc.codes) != 0 ||
-	    stream_flush(&sc.scales) != 0 ||
+	    stream_flush(&sc.scales) != 0 || stream_flush(&sc.post) != 0 ||
 	    write_all(fd, ts.t, ts.n * sizeof(*ts.t), (off_t)h.terms_off) !=
 	    0 || write_all(fd, ts.text.data, ts.text.len, (off_t)h.text_off) !=
 	    0 || ftruncate(fd, (off_t)h.size) != 0 ||
@@ -583,6 +651,7 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	stream_release(&sc.rows);
 	stream_release(&sc.codes);
 	stream_release(&sc.scales);
+	stream_release(&sc.post);
 	terms_release(&ts);
 	free(tmp);
 	if (rc != 0)

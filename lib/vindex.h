@@ -17,8 +17,9 @@
  *
  * Layout: a 4096-byte header; the chunk ids (int64); the rows (float32,
  * DIM a row); with int8, the codes (VEC_Q8_STRIDE(DIM) bytes a row) and
- * the scales (float32, one a row); then the terms (sorted, 16 bytes
- * each) and their text.  Sections start 64-byte aligned, and 2 MiB
+ * the scales (float32, one a row); the postings (8 bytes each, a term's
+ * together, by row, then its highest apart, by row); then the terms
+ * (sorted, 48 bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
  * aligned when they are large, and the file is written in aligned
  * 2 MiB pieces: the page cache then holds it in huge pages where the
  * kernel can (Linux 6.x on ext4, XFS, tmpfs), and a query maps it with
@@ -50,6 +51,31 @@ enum vindex_quant {
  * takes a fraction of a millisecond either way.
  */
 #define VINDEX_AUTO_BYTES	((uint64_t)32 << 20)
+
+/*
+ * A posting: a row (an index into vindex_ids) and the term's impact
+ * there, f (k1 + 1) / (f + k1 (1 - b + b dl / avgdl)) for the weighted
+ * count f of the term in the chunk and its length dl (rag-query(1)).
+ */
+struct vindex_posting {
+	uint32_t	 row;
+	float		 impact;
+};
+
+/*
+ * A term as the file holds it: its count, its postings ALL (every row
+ * it is in, sorted by row), and TOP, those of the highest impact, also
+ * sorted by row: the same as ALL when it was not capped; else every row
+ * missing from TOP has an impact of at most CUTOFF.
+ */
+struct vindex_term {
+	int64_t		 df;
+	const struct vindex_posting *all;
+	size_t		 nall;
+	const struct vindex_posting *top;
+	size_t		 ntop;
+	float		 cutoff;	/* 0: not capped */
+};
 
 struct vindex_meta {
 	uint64_t	 generation;
@@ -88,6 +114,12 @@ int64_t		 vindex_nchunks(const struct vindex *v);
  */
 int64_t		 vindex_term_df(const struct vindex *v, const char *term,
 		    size_t n);
+/*
+ * Fill T for TERM[0..N) and return 1, or return 0 (T zeroed) when the
+ * table lacks it.  The postings are lent for the life of V.
+ */
+int		 vindex_term(const struct vindex *v, const char *term,
+		    size_t n, struct vindex_term *t);
 
 /*
  * Called by vindex_write to produce rows in order: fill *ID and ROW
@@ -96,12 +128,13 @@ int64_t		 vindex_term_df(const struct vindex *v, const char *term,
 typedef int	(*vindex_row_fn)(void *arg, int64_t *id, float *row,
 		    struct rp_err *err);
 /*
- * Called by vindex_write for the terms, in any order, each once: point
- * *TERM at N bytes (lent until the next call), set *DF and return 1, or
- * 0 at the end, or -1 with ERR filled.
+ * Called by vindex_write for the terms, in any order, each once, after
+ * every row: point *TERM at N bytes and fill T (TOP NULL or ALL when not
+ * capped; all lent until the next call); return 1, or 0 at the end, or
+ * -1 with ERR filled.
  */
 typedef int	(*vindex_term_fn)(void *arg, const char **term, size_t *n,
-		    int64_t *df, struct rp_err *err);
+		    struct vindex_term *t, struct rp_err *err);
 /*
  * Write PATH from META (count is what ROW_FN will produce; quant is the
  * setting, resolved here: auto means int8 when the float rows take more

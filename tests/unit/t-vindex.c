@@ -37,11 +37,16 @@ static const char *const words[] = { "zebra", "ab", "abc", "a", "b\xc3\xa9",
 
 struct tgen {
 	size_t		 i;
+	struct vindex_posting p[8];
 };
 
-/* vindex_term_fn: the words above, out of order, df = 100 + index. */
+/*
+ * vindex_term_fn: the words above, out of order, df = 100 + index, and
+ * i + 1 postings for word i: rows 0, 2, 4, ... with impact row + i;
+ * word 4 capped to its last two, cutoff 0.5.
+ */
 static int
-terms_fn(void *arg, const char **term, size_t *n, int64_t *df,
+terms_fn(void *arg, const char **term, size_t *n, struct vindex_term *vt,
     struct rp_err *err)
 {
 	struct tgen *t = arg;
@@ -51,9 +56,39 @@ terms_fn(void *arg, const char **term, size_t *n, int64_t *df,
 		return 0;
 	*term = words[t->i];
 	*n = strlen(words[t->i]);
-	*df = 100 + (int64_t)t->i;
+	memset(vt, 0, sizeof(*vt));
+	vt->df = 100 + (int64_t)t->i;
+	for (size_t j = 0; j <= t->i; j++)
+		t->p[j] = (struct vindex_posting){ (uint32_t)(2 * j),
+		    (float)(2 * j + t->i) };
+	vt->all = vt->top = t->p;
+	vt->nall = vt->ntop = t->i + 1;
+	if (t->i == 4) {
+		vt->top = t->p + 3;
+		vt->ntop = 2;
+		vt->cutoff = 0.5f;
+	}
 	t->i++;
 	return 1;
+}
+
+/* The postings terms_fn gave word I, as the file has them. */
+static int
+postings_ok(const struct vindex *v, size_t i)
+{
+	struct vindex_term t;
+
+	if (!vindex_term(v, words[i], strlen(words[i]), &t) ||
+	    t.nall != i + 1 || t.df != 100 + (int64_t)i)
+		return 0;
+	for (size_t j = 0; j <= i; j++)
+		if (t.all[j].row != 2 * j ||
+		    t.all[j].impact != (float)(2 * j + i))
+			return 0;
+	if (i != 4)
+		return t.top == t.all && t.ntop == t.nall && t.cutoff == 0;
+	return t.ntop == 2 && t.top[0].row == 6 && t.top[1].row == 8 &&
+	    t.cutoff == 0.5f;
 }
 
 static int
@@ -86,6 +121,7 @@ main(void)
 	struct rp_err err;
 	struct gen g = { 0, 50, 33 };
 	float row[1024];
+	struct vindex_term vt;
 	int64_t id;
 	int same, fd;
 
@@ -116,6 +152,10 @@ main(void)
 	is_int(vindex_term_df(v, "b\xc3\xa9", 3), 104, "a UTF-8 term");
 	is_int(vindex_term_df(v, "abd", 3), 0, "an absent term");
 	is_int(vindex_term_df(v, "", 0), 0, "the empty term");
+	ok(postings_ok(v, 0) && postings_ok(v, 2) && postings_ok(v, 4),
+	    "each term's postings, in row order; capped ones apart");
+	ok(!vindex_term(v, "abd", 3, &vt) && vt.nall == 0 && vt.all == NULL,
+	    "an absent term has no postings");
 	vindex_close(v);
 
 	/* Stale: each thing the header must match. */
@@ -167,6 +207,7 @@ main(void)
 	}
 	ok(same, "codes and scales are the rows quantised, 64-byte aligned");
 	is_int(vindex_term_df(v, "abc", 3), 102, "terms after the int8 rows");
+	ok(postings_ok(v, 1), "postings after the int8 rows");
 	vindex_close(v);
 
 	/* Large: sections on 2 MiB, mapped on 2 MiB. */
@@ -178,6 +219,7 @@ main(void)
 	    (uintptr_t)vindex_codes(v) % (2 << 20) == 0,
 	    "large sections are 2 MiB aligned in memory");
 	is_int(vindex_term_df(v, "zebra", 5), 100, "its terms");
+	ok(postings_ok(v, 3), "and postings");
 	vindex_close(v);
 
 	/* Damaged files are refused, never read past. */
@@ -188,8 +230,8 @@ main(void)
 	    strstr(err.msg, "damaged") != NULL, "a short file is damaged");
 	is_int(write_file(path, &m), 0, "write again");
 	fd = open(path, O_WRONLY);
-	ok(fd >= 0 && pwrite(fd, "\x01\x00\x00\x00", 4, 8) == 4, "set the "
-	    "version to 1");
+	ok(fd >= 0 && pwrite(fd, "\x02\x00\x00\x00", 4, 8) == 4, "set the "
+	    "version to 2");
 	close(fd);
 	ok(vindex_open(path, &m, &err) == NULL && strstr(err.msg, "damaged"),
 	    "an old version is rebuilt");
