@@ -40,8 +40,8 @@ def load(vecfile, qvfile, exactfile, nq):
         h = f.read(256)
     magic, version, dim, count = struct.unpack_from("<8sIIQ", h, 0)
     rows_off = struct.unpack_from("<Q", h, 40)[0]
-    if magic != b"RAGPVEC1" or version != 2:
-        raise SystemExit("refs.py: %s: not a version 2 vector file" %
+    if magic != b"RAGPVEC1" or version < 2:
+        raise SystemExit("refs.py: %s: not a vector file of version 2 or later" %
                          vecfile)
     xb = np.memmap(vecfile, dtype="<f4", mode="r", offset=rows_off,
                    shape=(count, dim))
