@@ -831,6 +831,28 @@ default_db(void)
 	return db;
 }
 
+/*
+ * Record --quant in the store, in a transaction of its own; the vector
+ * file is rebuilt for it at the end, with or without records.
+ */
+static void
+set_quant(struct index *ix, enum vindex_quant quant)
+{
+	struct rp_err err;
+
+	in_store = 1;
+	if (store_begin(ix->store, &err) != 0 ||
+	    store_set_quant(ix->store, quant, &err) != 0 ||
+	    store_commit(ix->store, &err) != 0) {
+		if (interrupted)
+			stopped(ix);
+		fatal(ix, &err);
+	}
+	in_store = 0;
+	if (interrupted)
+		stopped(ix);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -898,18 +920,8 @@ main(int argc, char *argv[])
 		fatal(&ix, &err);
 	store_set_timeout(ix.store, (unsigned)wait * 1000);
 	store_set_cancel(ix.store, &interrupted);
-	/* Kept by the store; the vector file is rebuilt for it at the end. */
-	in_store = 1;
-	if (quant >= 0 && (store_begin(ix.store, &err) != 0 ||
-	    store_set_quant(ix.store, (enum vindex_quant)quant, &err) != 0 ||
-	    store_commit(ix.store, &err) != 0)) {
-		if (interrupted)
-			stopped(&ix);
-		fatal(&ix, &err);
-	}
-	in_store = 0;
-	if (interrupted)
-		stopped(&ix);
+	if (quant >= 0)
+		set_quant(&ix, (enum vindex_quant)quant);
 	rp_progress_start(&ix.progress, progress == 1 || (progress == -1 &&
 	    rp_stderr_tty && rp_verbosity > 0), "chunks indexed", 0);
 	if (argc == 0)

@@ -584,6 +584,24 @@ ioerr:
 	return -2;	/* errno says why */
 }
 
+/* A header for M, laid out as far as M says (the rows, not the terms). */
+static void
+header_init(struct header *h, const struct vindex_meta *m)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, MAGIC, 8);
+	h->version = VERSION;
+	h->dim = (uint32_t)m->dim;
+	h->count = m->count;
+	h->generation = m->generation;
+	snprintf(h->uuid, sizeof(h->uuid), "%s", m->uuid);
+	snprintf(h->model, sizeof(h->model), "%s", m->model);
+	h->quant_setting = (uint32_t)m->quant;
+	h->quant = (uint32_t)vindex_resolve(m);
+	h->nchunks = m->nchunks;
+	layout(h);
+}
+
 int
 vindex_write(const char *path, const struct vindex_meta *m,
     vindex_row_fn row_fn, void *row_arg, vindex_term_fn term_fn,
@@ -595,18 +613,7 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	char *tmp;
 	int fd, rc, e;
 
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, MAGIC, 8);
-	h.version = VERSION;
-	h.dim = (uint32_t)m->dim;
-	h.count = m->count;
-	h.generation = m->generation;
-	snprintf(h.uuid, sizeof(h.uuid), "%s", m->uuid);
-	snprintf(h.model, sizeof(h.model), "%s", m->model);
-	h.quant_setting = (uint32_t)m->quant;
-	h.quant = (uint32_t)vindex_resolve(m);
-	h.nchunks = m->nchunks;
-	layout(&h);	/* for the offsets up to the postings */
+	header_init(&h, m);	/* the offsets up to the postings */
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
