@@ -178,7 +178,7 @@ vector_store() {
 	assert_equal "$stderr" "rag-query: --format: 'xml' is not text or json"
 }
 
-@test "rag-query: with an int8 copy the hits and scores are those of the float search" {
+@test "rag-query: int8 gives the float search's hits and scores; postings give FTS5's" {
 	[ -f "$DATA/cranfield/corpus.jsonl" ] || skip "no $DATA/cranfield"
 	head -700 "$DATA/cranfield/corpus.jsonl" | jq -c '{doc: .id, title, text}' |
 	    rag-ingest --json | rag-embed --dimensions 96 >emb.jsonl
@@ -190,6 +190,12 @@ vector_store() {
 		rag-query -d "$DB" --mode $m -k 100 <q.jsonl | jq -c '[.qid, .doc, .score]' >int8-100.$m
 		assert_equal "$(wc -l <int8.$m)" 300
 	done
+	# The BM25 leg sums the vector file's postings: FTS5's hits and
+	# scores (to float32 precision), as --exact gets them from FTS5.
+	rag-query -d "$DB" --mode bm25 -k 20 <q.jsonl | jq -c '[.qid, .doc, (.score * 1e3 | round)]' >post.bm25
+	rag-query -d "$DB" --mode bm25 -k 20 --exact <q.jsonl | jq -c '[.qid, .doc, (.score * 1e3 | round)]' >fts5.bm25
+	assert_equal "$(wc -l <post.bm25)" 600
+	run -0 diff post.bm25 fts5.bm25
 	rag-index -d "$DB" --quant none </dev/null
 	assert_equal "$(rag status -d "$DB" --json | jq -r .quant)" none
 	for m in vector hybrid; do
