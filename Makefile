@@ -42,7 +42,10 @@ ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install them with: apt-get install -y $(foreach p,$(MISSING),$(DEB_$(p))) (or run: make deps))
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+# libcurl is not linked: lib/http.c loads it (dlopen) on first use, so
+# that programs which make no request start without it.
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS))) \
+	      -lm -lpthread -ldl
 endif
 
 RP_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -Ilib $(WARN) $(PKG_CFLAGS) \
@@ -251,5 +254,36 @@ clean:
 	rm -rf $(O)
 
 help:
-	@echo "targets: all check test unit deps demo eval install uninstall lint clean asan fuzz"
-	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)' FUZZ_TIME=$(FUZZ_TIME)"
+	@echo "targets: all check test unit deps demo eval install uninstall lint clean asan fuzz bench"
+	@echo "knobs:   PREFIX=$(PREFIX) DESTDIR= O=$(O) CFLAGS='$(CFLAGS)' FUZZ_TIME=$(FUZZ_TIME) N=$(N)"
+
+# ---------------------------------------------------------------------------
+# make bench (DESIGN.md section 7): a corpus of N chunks (default 100000;
+# N=1000000 works too) generated from a fixed seed, indexed through the
+# real pipeline, then one table of speeds and memory, each figure beside
+# a reference measured in the same run and with the command that gave it.
+# Not part of make check.  Everything goes under $(O)/bench/N/; see
+# tests/bench/run for the knobs, tests/bench/RESULTS.md for a run.
+N            ?= 100000
+BENCH_SEED   ?= 20240601
+BENCH_Q      ?= 1000
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_BINS    = $(O)/bench/bexec $(O)/bench/scan
+
+.PHONY: bench lint-bench
+
+$(O)/bench/bexec: tests/bench/bexec.c
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $<
+
+$(O)/bench/scan: tests/bench/scan.c $(O)/librp.a
+	@mkdir -p $(@D)
+	$(CC) $(RP_CFLAGS) $(RP_LDFLAGS) -o $@ $< $(O)/librp.a $(PKG_LIBS)
+
+bench: all $(BENCH_BINS)
+	tests/bench/run -b $(O) -n $(N) -s $(BENCH_SEED) -q $(BENCH_Q) \
+	    -d $(DATA) -p $(BENCH_PYTHON)
+
+lint: lint-bench
+lint-bench:
+	shellcheck -x tests/bench/run

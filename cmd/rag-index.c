@@ -23,7 +23,7 @@
 #define BATCH_WAIT	1.0				/* seconds */
 
 enum {
-	OPT_JSON = 256, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_STRICT,
+	OPT_JSON = 256, OPT_NO_PROGRESS, OPT_PROGRESS, OPT_QUANT, OPT_STRICT,
 	OPT_VERSION, OPT_WAIT
 };
 
@@ -33,6 +33,7 @@ static const struct option longopts[] = {
 	{ "json",	no_argument,		NULL, OPT_JSON },
 	{ "no-progress", no_argument,		NULL, OPT_NO_PROGRESS },
 	{ "progress",	no_argument,		NULL, OPT_PROGRESS },
+	{ "quant",	required_argument,	NULL, OPT_QUANT },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "strict",	no_argument,		NULL, OPT_STRICT },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -112,7 +113,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: rag-index [-qv] [--json] [--no-progress] "
 	    "[--progress] [--strict] [-d db]\n"
-	    "                 [--wait seconds] [file ...]\n");
+	    "                 [--quant how] [--wait seconds] [file ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
@@ -121,7 +122,7 @@ help(void)
 {
 	printf("usage: rag-index [-qv] [--json] [--no-progress] "
 	    "[--progress] [--strict] [-d db]\n"
-	    "                 [--wait seconds] [file ...]\n"
+	    "                 [--quant how] [--wait seconds] [file ...]\n"
 	    "Write chunk records (from rag-ingest or rag-embed) and "
 	    "deletions into a store.\n"
 	    "\n"
@@ -132,6 +133,13 @@ help(void)
 	    "      --no-progress, --progress\n"
 	    "                  never, or always, show progress (default: "
 	    "on a terminal)\n"
+	    "      --quant HOW auto, none or int8: whether the vector file "
+	    "gets an int8 copy\n"
+	    "                  of the vectors, which makes the same search "
+	    "read a quarter of\n"
+	    "                  the bytes (auto, the default: when they take "
+	    "more than 32 MiB);\n"
+	    "                  kept by the store\n"
 	    "  -q, --quiet     print errors only\n"
 	    "      --strict    stop at the first bad record\n"
 	    "  -v, --verbose   print the summary even when stderr is not "
@@ -806,6 +814,28 @@ default_db(void)
 	return db;
 }
 
+/*
+ * Record --quant in the store, in a transaction of its own; the vector
+ * file is rebuilt for it at the end, with or without records.
+ */
+static void
+set_quant(struct index *ix, enum vindex_quant quant)
+{
+	struct rp_err err;
+
+	in_store = 1;
+	if (store_begin(ix->store, &err) != 0 ||
+	    store_set_quant(ix->store, quant, &err) != 0 ||
+	    store_commit(ix->store, &err) != 0) {
+		if (interrupted)
+			stopped(ix);
+		fatal(ix, &err);
+	}
+	in_store = 0;
+	if (interrupted)
+		stopped(ix);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -814,7 +844,7 @@ main(int argc, char *argv[])
 	char *dbpath = NULL;
 	unsigned long wait = WAIT_DEFAULT;
 	FILE *f;
-	int ch, progress = -1;
+	int ch, progress = -1, quant = -1;
 
 	rp_init(argv[0]);
 	memset(&ix, 0, sizeof(ix));
@@ -840,6 +870,11 @@ main(int argc, char *argv[])
 			break;
 		case OPT_PROGRESS:
 			progress = 1;
+			break;
+		case OPT_QUANT:
+			if ((quant = vindex_quant_parse(optarg)) < 0)
+				rp_die(RP_EXIT_USAGE, "--quant: '%s' is not one "
+				    "of auto, none, int8", optarg);
 			break;
 		case OPT_STRICT:
 			ix.strict = 1;
@@ -868,6 +903,8 @@ main(int argc, char *argv[])
 		fatal(&ix, &err);
 	store_set_timeout(ix.store, (unsigned)wait * 1000);
 	store_set_cancel(ix.store, &interrupted);
+	if (quant >= 0)
+		set_quant(&ix, (enum vindex_quant)quant);
 	rp_progress_start(&ix.progress, progress == 1 || (progress == -1 &&
 	    rp_stderr_tty && rp_verbosity > 0), "chunks indexed", 0);
 	if (argc == 0)

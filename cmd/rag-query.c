@@ -40,10 +40,14 @@
 
 enum mode { MODE_AUTO, MODE_BM25, MODE_VECTOR, MODE_HYBRID };
 
-enum { OPT_EXPLAIN = 256, OPT_FILTER, OPT_FORMAT, OPT_MODE, OPT_VERSION };
+enum {
+	OPT_EXACT = 256, OPT_EXPLAIN, OPT_FILTER, OPT_FORMAT, OPT_MODE,
+	OPT_VERSION
+};
 
 static const struct option longopts[] = {
 	{ "db",		required_argument,	NULL, 'd' },
+	{ "exact",	no_argument,		NULL, OPT_EXACT },
 	{ "explain",	no_argument,		NULL, OPT_EXPLAIN },
 	{ "filter",	required_argument,	NULL, OPT_FILTER },
 	{ "format",	required_argument,	NULL, OPT_FORMAT },
@@ -65,6 +69,7 @@ struct query {
 	size_t		 k;
 	enum mode	 mode;
 	const char	*filter;
+	int		 exact;		/* BM25 by FTS5, every match */
 	int		 explain;
 	int		 status;
 	struct store_vectors vecs;
@@ -95,18 +100,18 @@ struct cand {
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--format fmt]\n"
-	    "                 [--mode mode] [question ...]\n");
+	fprintf(stderr, "usage: rag-query [-hq] [--exact] [--explain] [-d db] "
+	    "[-k n] [--filter glob]\n"
+	    "                 [--format fmt] [--mode mode] [question ...]\n");
 	exit(RP_EXIT_USAGE);
 }
 
 static _Noreturn void
 help(void)
 {
-	printf("usage: rag-query [-hq] [--explain] [-d db] [-k n] "
-	    "[--filter glob] [--format fmt]\n"
-	    "                 [--mode mode] [question ...]\n"
+	printf("usage: rag-query [-hq] [--exact] [--explain] [-d db] "
+	    "[-k n] [--filter glob]\n"
+	    "                 [--format fmt] [--mode mode] [question ...]\n"
 	    "Search a store; print the best chunks: as JSON lines hit "
 	    "records on a pipe,\n"
 	    "as text on a terminal.\n"
@@ -114,6 +119,8 @@ help(void)
 	    "  -d, --db PATH       the store (default $RAG_DB, else the "
 	    "config file's db, else\n"
 	    "                      $XDG_DATA_HOME/ragpipe/store.db)\n"
+	    "      --exact         BM25 over every matching chunk, however "
+	    "large the store\n"
 	    "      --explain       add each leg's rank and score to every "
 	    "hit\n"
 	    "      --filter GLOB   only documents whose path matches GLOB "
@@ -255,8 +262,8 @@ bm25_leg(struct query *qy, const char *q, size_t depth, struct cand **c,
 	long got;
 
 	nterms = analyze_query(q, &terms);
-	got = store_bm25(qy->store, terms, nterms, qy->filter, depth, &hits,
-	    &err);
+	got = store_bm25(qy->store, terms, nterms, qy->filter, depth,
+	    qy->exact, &hits, &err);
 	analyze_terms_free(terms, nterms);
 	if (got < 0)
 		fail(&err);
@@ -300,8 +307,14 @@ vector_leg(struct query *qy, size_t depth, struct cand **c, size_t *n)
 	if (qy->filter != NULL)
 		want = RP_MIN(qy->vecs.n, depth * 20);
 	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
-	got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv, want, 0,
-	    hits);
+	/* The same hits either way: the int8 scan reads fewer bytes. */
+	if (qy->vecs.codes != NULL)
+		got = vec_topk_q8(qy->vecs.rows, qy->vecs.codes,
+		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, want, 0,
+		    hits);
+	else
+		got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv,
+		    want, 0, hits);
 	for (size_t i = 0; i < got && rank < depth; i++) {
 		id = qy->vecs.ids[hits[i].row];
 		if (qy->filter != NULL) {
@@ -637,8 +650,12 @@ open_vectors(struct query *qy, const struct cfg *c)
 	qy->dim = qy->emb.dim;
 	if (qy->mode == MODE_AUTO)
 		qy->mode = rc == 1 ? MODE_HYBRID : MODE_BM25;
-	if (qy->mode == MODE_BM25)
+	/* The vector file also holds the postings the BM25 leg reads. */
+	if (qy->mode == MODE_BM25) {
+		if (rc == 1 && store_vectors(qy->store, &qy->vecs, &err) != 0)
+			fail(&err);
 		return;
+	}
 	if (rc == 0)
 		rp_die(RP_EXIT_USAGE, "--mode %s: %s has no vectors (index "
 		    "through rag-embed, or use --mode bm25)",
@@ -674,6 +691,9 @@ main(int argc, char *argv[])
 			break;
 		case 'q':
 			rp_verbosity = 0;
+			break;
+		case OPT_EXACT:
+			qy.exact = 1;
 			break;
 		case OPT_EXPLAIN:
 			qy.explain = 1;

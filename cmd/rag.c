@@ -117,6 +117,10 @@ print_status(const char *db, const struct store_stats *st, int json,
 			    (double)st->dim);
 			cJSON_AddBoolToObject(o, "vectors_fresh",
 			    st->vectors_fresh);
+			cJSON_AddStringToObject(o, "quant",
+			    vindex_quant_name(st->quant));
+			cJSON_AddStringToObject(o, "quant_setting",
+			    vindex_quant_name(st->quant_setting));
 		}
 		if (problems != NULL)
 			cJSON_AddItemToObject(o, "problems",
@@ -139,9 +143,13 @@ print_status(const char *db, const struct store_stats *st, int json,
 	    (long long)st->file_bytes, when);
 	if (st->model[0] != '\0')
 		rp_printf(stdout, "vectors         %lld, %s, %zu dimensions, "
-		    "vector file %s\n", (long long)st->vectors, st->model,
-		    st->dim, st->vectors_fresh ? "fresh" : "stale (rebuilt "
-		    "by the next query)");
+		    "vector file %s\n"
+		    "quantisation    %s (--quant %s)\n", (long long)st->vectors,
+		    st->model, st->dim, st->vectors_fresh ? "fresh" : "stale "
+		    "(rebuilt by the next query)",
+		    st->quant == VINDEX_QUANT_INT8 ? "int8 with float "
+		    "re-scoring" : "none, float32 only",
+		    vindex_quant_name(st->quant_setting));
 	else
 		rp_printf(stdout, "vectors         none\n");
 	if (problems != NULL && cJSON_GetArraySize(problems) == 0)
@@ -395,8 +403,8 @@ static const char add_usage[] =
     "file] [--format fmt]\n"
     "               [--jobs n] [--max-size bytes] [--model name] "
     "[--name name]\n"
-    "               [--overlap n] [--provider name] [--query-prefix "
-    "text]\n"
+    "               [--overlap n] [--provider name] [--quant how] "
+    "[--query-prefix text]\n"
     "               [--wait seconds] [path ...]\n";
 
 static const char add_help[] =
@@ -418,6 +426,8 @@ static const char add_help[] =
     "                                               as in rag-embed\n"
     "      --strict          stop at the first bad record (rag-embed, "
     "rag-index)\n"
+    "      --quant HOW       auto, none or int8: an int8 copy of the "
+    "vectors (rag-index)\n"
     "      --wait N          seconds to wait for another writer "
     "(rag-index)\n"
     "      --no-progress, --progress\n"
@@ -454,6 +464,7 @@ cmd_add(int argc, char **argv, const char *argv0)
 		{ "progress", 0, 0, INDEX },
 		{ "provider", 1, 0, EMBED },
 		{ "prune", 0, 0, INGEST },
+		{ "quant", 1, 0, INDEX },
 		{ "query-prefix", 1, 0, EMBED },
 		{ "quiet", 0, 'q', INGEST | EMBED | INDEX },
 		{ "strict", 0, 0, EMBED | INDEX },
@@ -495,12 +506,11 @@ cmd_add(int argc, char **argv, const char *argv0)
 }
 
 static const char ask_usage[] =
-    "usage: rag ask [-hq] [--json] [-d db] [-k n] [--filter glob] "
-    "[--max-chars n]\n"
-    "               [--max-context n] [--mode mode] [--model name] "
-    "[--provider name]\n"
-    "               [--sentences n] [--system text] [--temperature t] "
-    "[question ...]\n";
+    "usage: rag ask [-hq] [--exact] [--json] [-d db] [-k n] [--filter glob]\n"
+    "               [--max-chars n] [--max-context n] [--mode mode] "
+    "[--model name]\n"
+    "               [--provider name] [--sentences n] [--system text]\n"
+    "               [--temperature t] [question ...]\n";
 
 static const char ask_help[] =
     "Answer a question from a store: rag-query | rag-answer.  The words "
@@ -510,7 +520,7 @@ static const char ask_help[] =
     "\n"
     "  -d, --db PATH         the store (rag-query)\n"
     "  -k, --top N           hits to answer from (rag-query)\n"
-    "      --filter GLOB, --mode MODE               as in rag-query\n"
+    "      --exact, --filter GLOB, --mode MODE      as in rag-query\n"
     "      --json, --max-chars N, --max-context N, --model NAME,\n"
     "      --provider P, --sentences N, --system TEXT, --temperature T\n"
     "                                               as in rag-answer\n"
@@ -525,6 +535,7 @@ cmd_ask(int argc, char **argv, const char *argv0)
 {
 	static const struct route r[] = {
 		{ "db", 1, 'd', 1 },
+		{ "exact", 0, 0, 1 },
 		{ "filter", 1, 0, 1 },
 		{ "json", 0, 0, 2 },
 		{ "max-chars", 1, 0, 2 },

@@ -12,14 +12,14 @@ _ragpipe_options()
 		echo "--batch --chunk-size --convert --db --dimensions" \
 		    "--doc-prefix --files-from --force --format --help --jobs" \
 		    "--json --max-size --model --name --no-progress --null" \
-		    "--overlap --progress --provider --prune --query-prefix" \
-		    "--quiet --strict --verbose --wait" ;;
+		    "--overlap --progress --provider --prune --quant" \
+		    "--query-prefix --quiet --strict --verbose --wait" ;;
 	rag-answer)
 		echo "--help --json --max-chars --max-context --model --provider" \
 		    "--question --quiet --sentences --system --temperature" \
 		    "--version" ;;
 	rag-ask)
-		echo "--db --filter --help --json --max-chars --max-context" \
+		echo "--db --exact --filter --help --json --max-chars --max-context" \
 		    "--mode --model --provider --quiet --sentences --system" \
 		    "--temperature --top" ;;
 	rag-config)
@@ -32,15 +32,15 @@ _ragpipe_options()
 		echo "--db --help --json --mode --per-query --qrels --queries" \
 		    "--quiet --run --top --version" ;;
 	rag-index)
-		echo "--db --help --json --no-progress --progress --quiet" \
-		    "--strict --verbose --version --wait" ;;
+		echo "--db --help --json --no-progress --progress --quant" \
+		    "--quiet --strict --verbose --version --wait" ;;
 	rag-ingest)
 		echo "--chunk-size --convert --db --files-from --force --format" \
 		    "--help --json --max-size --name --no-progress --null" \
 		    "--overlap --progress --prune --quiet --verbose --version" ;;
 	rag-query)
-		echo "--db --explain --filter --format --help --mode --quiet --top" \
-		    "--version" ;;
+		echo "--db --exact --explain --filter --format --help --mode" \
+		    "--quiet --top --version" ;;
 	rag-status)
 		echo "--check --db --help --json" ;;
 	esac
@@ -76,6 +76,9 @@ _ragpipe_complete()
 		return ;;
 	--mode)
 		mapfile -t COMPREPLY < <(compgen -W "bm25 vector hybrid" -- "$cur")
+		return ;;
+	--quant)
+		mapfile -t COMPREPLY < <(compgen -W "auto none int8" -- "$cur")
 		return ;;
 	--format)
 		case $prog in

@@ -47,7 +47,7 @@ buf_grow(struct buf *b, size_t n)
 	while (cap <= need)
 		cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
 	/* Never more than the cap allows: a capped buffer stays capped. */
-	if (b->max != 0 && cap > b->max + 1)
+	if (b->max != 0 && cap - 1 > b->max)
 		cap = b->max + 1;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;

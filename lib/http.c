@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include <curl/curl.h>
 
 #include "rp.h"
@@ -72,13 +74,78 @@ struct xfer {
 	char			 url[URL_MSG];	/* safe, for messages */
 };
 
+/*
+ * libcurl is loaded when the first client is made (or a date is
+ * parsed), not when a program starts: it and the libraries it needs
+ * (TLS, HTTP/2, IDN, SSH, Kerberos, LDAP, ...) are over thirty shared
+ * objects, whose loading and relocation cost a short-lived process such
+ * as rag-query several times what the rest of its start-up does, and
+ * most runs make no request at all (DESIGN.md section 7).
+ */
+#ifndef RP_LIBCURL
+#define RP_LIBCURL	"libcurl.so.4"	/* the SONAME since 7.16 */
+#endif
+
+#define CURL_FUNCS(X)							\
+	X(CURLcode, global_init, (long))				\
+	X(const char *, easy_strerror, (CURLcode))			\
+	X(CURL *, easy_init, (void))					\
+	X(void, easy_reset, (CURL *))					\
+	X(void, easy_cleanup, (CURL *))					\
+	X(CURLcode, easy_setopt, (CURL *, CURLoption, ...))		\
+	X(CURLcode, easy_getinfo, (CURL *, CURLINFO, ...))		\
+	X(time_t, getdate, (const char *, const time_t *))		\
+	X(CURLM *, multi_init, (void))					\
+	X(CURLMcode, multi_setopt, (CURLM *, CURLMoption, ...))		\
+	X(CURLMcode, multi_add_handle, (CURLM *, CURL *))		\
+	X(CURLMcode, multi_remove_handle, (CURLM *, CURL *))		\
+	X(CURLMcode, multi_perform, (CURLM *, int *))			\
+	X(CURLMcode, multi_poll, (CURLM *, struct curl_waitfd *,	\
+	    unsigned int, int, int *))					\
+	X(CURLMsg *, multi_info_read, (CURLM *, int *))			\
+	X(CURLMcode, multi_cleanup, (CURLM *))				\
+	X(CURLSH *, share_init, (void))					\
+	X(CURLSHcode, share_setopt, (CURLSH *, CURLSHoption, ...))	\
+	X(CURLSHcode, share_cleanup, (CURLSH *))			\
+	X(struct curl_slist *, slist_append, (struct curl_slist *,	\
+	    const char *))						\
+	X(void, slist_free_all, (struct curl_slist *))
+
+#define CURL_MEMBER(ret, name, args)	ret (*name) args;
+static struct {
+	CURL_FUNCS(CURL_MEMBER)
+} lc;
+#undef CURL_MEMBER
+
 static pthread_once_t	 curl_once = PTHREAD_ONCE_INIT;
 static CURLcode		 curl_init_rc = CURLE_FAILED_INIT;
+static char		 curl_load_error[256];
 
 static void
 curl_init(void)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	void *lib;
+	const char *e;
+
+	if ((lib = dlopen(RP_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s",
+		    e != NULL ? e : RP_LIBCURL);
+		return;
+	}
+	/* POSIX: a data pointer converts to a function pointer for dlsym. */
+#define CURL_LOAD(ret, name, args)					\
+	if ((*(void **)&lc.name = dlsym(lib, "curl_" #name)) == NULL) {	\
+		snprintf(curl_load_error, sizeof(curl_load_error),	\
+		    "%s: no curl_%s", RP_LIBCURL, #name);		\
+		return;							\
+	}
+	CURL_FUNCS(CURL_LOAD)
+#undef CURL_LOAD
+	curl_init_rc = lc.global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_init_rc != CURLE_OK)
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s",
+		    lc.easy_strerror(curl_init_rc));
 }
 
 static double
@@ -111,7 +178,7 @@ http_new(const struct http_opts *o, struct rp_err *err)
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
 		rp_err_set(err, RP_EXIT_FAIL, "cannot initialise libcurl: %s",
-		    curl_easy_strerror(curl_init_rc));
+		    curl_load_error);
 		return NULL;
 	}
 	h = xcalloc(1, sizeof(*h));
@@ -133,12 +200,12 @@ http_new(const struct http_opts *o, struct rp_err *err)
 	    ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)h;
 	if (h->rng == 0)
 		h->rng = 0x9e3779b97f4a7c15ULL;
-	h->multi = curl_multi_init();
-	h->share = curl_share_init();
+	h->multi = lc.multi_init();
+	h->share = lc.share_init();
 	if (h->multi == NULL || h->share == NULL ||
-	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    lc.share_setopt(h->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+	    lc.multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
 	    (long)RP_MAX(h->parallel, 2)) != CURLM_OK) {
 		rp_err_set(err, RP_EXIT_FAIL, "cannot set up libcurl");
 		http_free(h);
@@ -154,11 +221,11 @@ http_free(struct http *h)
 		return;
 	/* Easy handles leave the share before it goes. */
 	for (size_t i = 0; i < h->nidle; i++)
-		curl_easy_cleanup(h->idle[i]);
+		lc.easy_cleanup(h->idle[i]);
 	if (h->multi != NULL)
-		curl_multi_cleanup(h->multi);
+		lc.multi_cleanup(h->multi);
 	if (h->share != NULL)
-		curl_share_cleanup(h->share);
+		lc.share_cleanup(h->share);
 	free(h->idle);
 	free(h->user_agent);
 	free(h);
@@ -321,7 +388,10 @@ http_retry_after(const char *value, double now)
 	}
 	if (*p == '\0')
 		return -1;
-	t = curl_getdate(p, NULL);
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return -1;
+	t = lc.getdate(p, NULL);
 	if (t == (time_t)-1)
 		return -1;
 	v = (double)t - now;
@@ -336,10 +406,10 @@ pool_get(struct http *h)
 
 	if (h->nidle > 0) {
 		e = h->idle[--h->nidle];
-		curl_easy_reset(e);
+		lc.easy_reset(e);
 		return e;
 	}
-	return curl_easy_init();
+	return lc.easy_init();
 }
 
 static void
@@ -348,7 +418,7 @@ pool_put(struct http *h, CURL *e)
 	if (h->nidle < h->parallel)
 		h->idle[h->nidle++] = e;
 	else
-		curl_easy_cleanup(e);
+		lc.easy_cleanup(e);
 }
 
 static size_t
@@ -432,7 +502,7 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 		return 0;
 	if (!x->status_known) {
 		x->status = 0;
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+		lc.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 		x->status_known = 1;
 	}
 	if (n > x->max - x->total) {
@@ -461,7 +531,7 @@ headers_free(struct curl_slist *l)
 {
 	for (struct curl_slist *s = l; s != NULL; s = s->next)
 		explicit_bzero(s->data, strlen(s->data));
-	curl_slist_free_all(l);
+	lc.slist_free_all(l);
 }
 
 static struct curl_slist *
@@ -469,7 +539,7 @@ header_add(struct curl_slist *l, const char *h)
 {
 	struct curl_slist *t;
 
-	if ((t = curl_slist_append(l, h)) == NULL)
+	if ((t = lc.slist_append(l, h)) == NULL)
 		rp_oom();
 	return t;
 }
@@ -503,7 +573,7 @@ easy_setup(struct http *h, struct xfer *x, CURL *e)
 
 #define SET(opt, val)	do {						\
 	if (c == CURLE_OK)						\
-		c = curl_easy_setopt(e, opt, val);			\
+		c = lc.easy_setopt(e, opt, val);			\
 } while (0)
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_PRIVATE, (void *)x);
@@ -565,9 +635,9 @@ xfer_start(struct http *h, struct xfer *x)
 	if ((c = easy_setup(h, x, e)) != CURLE_OK) {
 		pool_put(h, e);
 		return rp_err_set(x->err, RP_EXIT_FAIL, "%s: %s", x->url,
-		    curl_easy_strerror(c));
+		    lc.easy_strerror(c));
 	}
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+	if (lc.multi_add_handle(h->multi, e) != CURLM_OK) {
 		pool_put(h, e);
 		return rp_err_set(x->err, RP_EXIT_FAIL,
 		    "%s: cannot start the request", x->url);
@@ -671,11 +741,11 @@ transport_what(const struct http *h, const struct xfer *x, CURLcode c,
 	const char *why = NULL;
 
 	/* strerror_r, not strerror: other threads may have clients. */
-	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+	lc.easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
 	if (oserr != 0 && strerror_r((int)oserr, oss, sizeof(oss)) == 0)
 		why = oss;
 	rp_sanitize(detail, sizeof(detail), x->errbuf[0] != '\0' ?
-	    x->errbuf : curl_easy_strerror(c));
+	    x->errbuf : lc.easy_strerror(c));
 	switch (c) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -753,7 +823,7 @@ xfer_done(struct http *h, struct xfer *x, CURLcode c)
 	long status = 0;
 	int again = 0;
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	lc.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	x->resp->status = status;
 	/* Our stall check stopped it: a timeout like any other. */
 	if (x->stalled && c == CURLE_ABORTED_BY_CALLBACK)
@@ -790,7 +860,7 @@ xfer_done(struct http *h, struct xfer *x, CURLcode c)
 		else
 			xfer_fail(x, RP_EXIT_UNAVAIL, what);
 	}
-	curl_multi_remove_handle(h->multi, x->easy);
+	lc.multi_remove_handle(h->multi, x->easy);
 	pool_put(h, x->easy);
 	x->easy = NULL;
 	if (again) {
@@ -874,11 +944,11 @@ reap(struct http *h, size_t *running)
 	size_t done = 0;
 	int q;
 
-	while ((msg = curl_multi_info_read(h->multi, &q)) != NULL) {
+	while ((msg = lc.multi_info_read(h->multi, &q)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		priv = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		lc.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		(*running)--;
 		done += (size_t)xfer_done(h, (struct xfer *)(void *)priv,
 		    msg->data.result);
@@ -921,21 +991,21 @@ http_post_many(struct http *h, const struct http_req *reqs,
 	/* Retries wait by time here, so that they hold up no one else. */
 	while (left > 0) {
 		left -= start_due(h, xs, n, &running);
-		if (running > 0 && curl_multi_perform(h->multi, &still) !=
+		if (running > 0 && lc.multi_perform(h->multi, &still) !=
 		    CURLM_OK)
 			break;
 		left -= reap(h, &running);
 		if (left == 0)
 			break;
 		wait = next_wait(xs, n, running, h->parallel);
-		if (wait > 0 && curl_multi_poll(h->multi, NULL, 0, (int)wait,
+		if (wait > 0 && lc.multi_poll(h->multi, NULL, 0, (int)wait,
 		    NULL) != CURLM_OK)
 			break;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (xs[i].easy != NULL) {
 			/* Only after a failure of the multi handle itself. */
-			curl_multi_remove_handle(h->multi, xs[i].easy);
+			lc.multi_remove_handle(h->multi, xs[i].easy);
 			pool_put(h, xs[i].easy);
 			xs[i].easy = NULL;
 		}

@@ -14,7 +14,9 @@
 #include "rp.h"
 #include "buf.h"
 #include "analyze.h"
+#include "bm25.h"
 #include "sha256.h"
+#include "vec.h"
 #include "vindex.h"
 #include "zst.h"
 #include "store.h"
@@ -22,10 +24,15 @@
 #define APPLICATION_ID	0x52414750	/* "RAGP" */
 #define PAGE_SIZE	8192		/* best for BLOB I/O (interfaces.md 4.3) */
 
-/* BM25 column weights (title, section, body): see rag-query(1). */
-#define W_TITLE		"2.0"
-#define W_SECTION	"1.0"
-#define W_BODY		"1.0"
+/*
+ * BM25 column weights (title, section, body): see rag-query(1).  The
+ * schema names them as text, rp_bm25 uses them as numbers.
+ */
+#define W_TITLE		2.0
+#define W_SECTION	1.0
+#define W_BODY		1.0
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 enum stmt {
 	DOC_FIND,
@@ -127,7 +134,7 @@ static const char schema_v1[] =
 	"  content='', tokenize='porter unicode61 remove_diacritics 2');"
 	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, row);"
 	"INSERT INTO fts(fts, rank) VALUES ('rank', 'bm25("
-	    W_TITLE ", " W_SECTION ", " W_BODY ")');";
+	    STR(W_TITLE) ", " STR(W_SECTION) ", " STR(W_BODY) ")');";
 
 /*
  * Version 2: the embedding cache.  A vector as a model server sent it
@@ -166,6 +173,10 @@ struct store {
 	struct buf	 t;		/* decompressed text */
 	struct buf	 f;		/* text rewritten for FTS5 */
 	struct buf	 dsha, dtitle;	/* store_doc_get's lent strings */
+	fts5_api	*fts5;		/* FTS5's API, once asked for */
+	int		 bm25_exact;	/* the last store_bm25 was exact */
+	fts5_tokenizer	 tokf;		/* the fts table's tokenizer */
+	Fts5Tokenizer	*tok;
 };
 
 /*
@@ -657,6 +668,8 @@ store_close(struct store *s)
 		return;
 	if (s->in_tx || s->in_read)
 		store_rollback(s);
+	if (s->tok != NULL)
+		s->tokf.xDelete(s->tok);
 	vindex_close(s->vi);
 	free(s->mem_rows);
 	free(s->mem_ids);
@@ -1319,27 +1332,167 @@ store_each_doc(struct store *s, const char *prefix, store_doc_fn fn,
 	return 0;
 }
 
-/* TERMS as an FTS5 query: each a quoted string, joined by OR. */
+/* Append TERM to B as an FTS5 string: quoted, never parsed as syntax. */
 static void
-match_expr(struct buf *b, char *const *terms, size_t n)
+quote_term(struct buf *b, const char *term)
 {
-	buf_reset(b);
+	buf_addc(b, '"');
+	for (const char *p = term; *p != '\0'; p++) {
+		if (*p == '"')
+			buf_addc(b, '"');
+		buf_addc(b, *p);
+	}
+	buf_addc(b, '"');
+}
+
+/* TERMS[IDX[0..N)] (all N terms when IDX is NULL) joined by OP. */
+static void
+join_terms(struct buf *b, char *const *terms, const size_t *idx, size_t n,
+    const char *op)
+{
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			buf_adds(b, " OR ");
-		buf_addc(b, '"');
-		for (const char *p = terms[i]; *p != '\0'; p++) {
-			if (*p == '"')
-				buf_addc(b, '"');
-			buf_addc(b, *p);
-		}
-		buf_addc(b, '"');
+			buf_adds(b, op);
+		quote_term(b, terms[idx != NULL ? idx[i] : i]);
 	}
+}
+
+/* FTS5's API on this connection.  NULL with ERR filled. */
+static fts5_api *
+fts5(struct store *s, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (s->fts5 != NULL)
+		return s->fts5;
+	if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		dberr(s, err, "full-text search");
+		return NULL;
+	}
+	sqlite3_bind_pointer(st, 1, (void *)&s->fts5, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (s->fts5 == NULL || s->fts5->iVersion < 2)
+		rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: no FTS5 "
+		    "API", s->path);
+	return s->fts5 != NULL && s->fts5->iVersion >= 2 ? s->fts5 : NULL;
+}
+
+/*
+ * The tokenizer of the fts table, as the schema makes it ("porter
+ * unicode61 remove_diacritics 2"), so that a question's words become
+ * the tokens the index holds.
+ */
+static int
+tokenizer(struct store *s, struct rp_err *err)
+{
+	static const char *args[] = { "unicode61", "remove_diacritics", "2" };
+	fts5_api *api;
+	void *ud = NULL;
+
+	if (s->tok != NULL)
+		return 0;
+	if ((api = fts5(s, err)) == NULL)
+		return -1;
+	if (api->xFindTokenizer(api, "porter", &ud, &s->tokf) != SQLITE_OK ||
+	    s->tokf.xCreate(ud, args, 3, &s->tok) != SQLITE_OK) {
+		s->tok = NULL;
+		return rp_err_set(err, RP_EXIT_FAIL, "%s: full-text search: "
+		    "no porter tokenizer", s->path);
+	}
+	return 0;
+}
+
+/* The tokens of a question's word, end to end in B, with their ends. */
+struct toks {
+	struct buf	 b;
+	size_t		 end[8];
+	size_t		 n;
+};
+
+static int
+tok_cb(void *arg, int tflags, const char *t, int n, int start, int end)
+{
+	struct toks *tk = arg;
+
+	(void)start;
+	(void)end;
+	if ((tflags & FTS5_TOKEN_COLOCATED) || n <= 0 ||
+	    tk->n == RP_NELEM(tk->end))
+		return SQLITE_OK;
+	buf_add(&tk->b, t, (size_t)n);
+	tk->end[tk->n++] = tk->b.len;
+	return SQLITE_OK;
+}
+
+/*
+ * The full-text leg over the vector file's postings (bm25.h): each
+ * word's tokens, each token's postings and IDF, summed.  With a GLOB,
+ * 20 times K are ranked and those of other documents dropped, as the
+ * vector leg does.  The number of hits, or -1 with ERR filled.
+ */
+static long
+bm25_postings(struct store *s, char *const *terms, size_t nterms,
+    const char *glob, size_t k, struct store_hit **hits, struct rp_err *err)
+{
+	struct bm25_list l[64];
+	struct vindex_term vt;
+	struct toks tk;
+	struct bm25_hit *h;
+	const int64_t *ids = vindex_ids(s->vi);
+	double nrows = (double)vindex_nchunks(s->vi);
+	size_t nl = 0, want = glob != NULL ? RP_MIN(k * 20, (size_t)200000) :
+	    k, got, n = 0;
+	long rc;
+	int exact;
+
+	if (tokenizer(s, err) != 0)
+		return -1;
+	buf_init(&tk.b, 1 << 16);
+	for (size_t i = 0; i < nterms && nl < RP_NELEM(l); i++) {
+		buf_reset(&tk.b);
+		tk.n = 0;
+		s->tokf.xTokenize(s->tok, &tk, FTS5_TOKENIZE_QUERY, terms[i],
+		    (int)strlen(terms[i]), tok_cb);
+		for (size_t j = 0, from = 0; j < tk.n && nl < RP_NELEM(l);
+		    from = tk.end[j++]) {
+			if (!vindex_term(s->vi, tk.b.data + from, tk.end[j] -
+			    from, &vt) || vt.nall == 0)
+				continue;
+			l[nl++] = (struct bm25_list){ vt.top, vt.ntop, vt.all,
+			    vt.nall, vt.cutoff, bm25_idf(nrows,
+			    (double)vt.df) };
+		}
+	}
+	buf_release(&tk.b);
+	h = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*h));
+	got = bm25_topk(l, nl, want, h, &exact);
+	*hits = xreallocarray(NULL, RP_MAX(RP_MIN(got, k), (size_t)1),
+	    sizeof(**hits));
+	for (size_t i = 0; i < got && n < k; i++) {
+		if (glob != NULL && (rc = store_chunk_glob(s, ids[h[i].row],
+		    glob, err)) <= 0) {
+			if (rc < 0) {
+				free(h);
+				free(*hits);
+				*hits = NULL;
+				return -1;
+			}
+			continue;
+		}
+		(*hits)[n].id = ids[h[i].row];
+		(*hits)[n++].score = h[i].score;
+	}
+	s->bm25_exact = exact;
+	free(h);
+	return (long)n;
 }
 
 long
 store_bm25(struct store *s, char *const *terms, size_t nterms,
-    const char *glob, size_t k, struct store_hit **hits, struct rp_err *err)
+    const char *glob, size_t k, int exact, struct store_hit **hits,
+    struct rp_err *err)
 {
 	struct store_hit *h = NULL;
 	sqlite3_stmt *st;
@@ -1349,7 +1502,13 @@ store_bm25(struct store *s, char *const *terms, size_t nterms,
 	*hits = NULL;
 	if (nterms == 0 || k == 0)
 		return 0;
-	match_expr(&s->f, terms, nterms);
+	nterms = RP_MIN(nterms, (size_t)ANALYZE_MAX_TERMS);
+	/* With the vector file: its postings, bounded, no FTS5 at all. */
+	s->bm25_exact = 1;
+	if (!exact && s->vi != NULL)
+		return bm25_postings(s, terms, nterms, glob, k, hits, err);
+	buf_reset(&s->f);
+	join_terms(&s->f, terms, NULL, nterms, " OR ");
 	if ((st = stmt(s, glob != NULL ? BM25_GLOB : BM25, err)) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, buf_str(&s->f), -1, SQLITE_STATIC);
@@ -1373,12 +1532,15 @@ store_bm25(struct store *s, char *const *terms, size_t nterms,
 	return (long)n;
 }
 
-/* What a fresh vector file must say, read in the current transaction. */
+/*
+ * What a fresh vector file must say, read in the current transaction.
+ * Reads only the meta table: a query pays nothing in proportion to the
+ * store to find its vector file fresh (the count comes from the file).
+ */
 static int
 vec_want(struct store *s, struct vindex_meta *m, int *has, struct rp_err *err)
 {
-	char *model = NULL, *uuid = NULL, *gen = NULL;
-	int64_t count = 0;
+	char *model = NULL, *uuid = NULL, *gen = NULL, *quant = NULL;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -1389,19 +1551,36 @@ vec_want(struct store *s, struct vindex_meta *m, int *has, struct rp_err *err)
 		return 0;
 	if (meta_get(s, "uuid", &uuid, err) != 0 ||
 	    meta_get(s, "vec_gen", &gen, err) != 0 ||
-	    pragma_int(s, "SELECT count(*) FROM vectors", &count, err) != 0) {
-		free(model);
-		free(uuid);
-		free(gen);
-		return -1;
+	    meta_get(s, "vec_quant", &quant, err) != 0) {
+		rc = -1;
+		goto out;
 	}
 	snprintf(m->model, sizeof(m->model), "%s", model);
 	snprintf(m->uuid, sizeof(m->uuid), "%s", uuid != NULL ? uuid : "");
 	m->generation = gen != NULL ? strtoull(gen, NULL, 10) : 0;
-	m->count = (size_t)count;
+	m->quant = VINDEX_QUANT_AUTO;
+	if (quant != NULL && vindex_quant_parse(quant) >= 0)
+		m->quant = (enum vindex_quant)vindex_quant_parse(quant);
+	rc = 0;
+out:
 	free(model);
 	free(uuid);
 	free(gen);
+	free(quant);
+	return rc;
+}
+
+/* The counts a vector file records, which vec_want leaves out. */
+static int
+vec_counts(struct store *s, struct vindex_meta *m, struct rp_err *err)
+{
+	int64_t count = 0;
+
+	if (pragma_int(s, "SELECT count(*) FROM vectors", &count, err) != 0 ||
+	    pragma_int(s, "SELECT count(*) FROM chunks", &m->nchunks,
+	    err) != 0)
+		return -1;
+	m->count = (size_t)count;
 	return 0;
 }
 
@@ -1444,49 +1623,325 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
 	return 0;
 }
 
-/* Write the vector file from the current transaction's view. */
-static int
-build_file(struct store *s, const struct vindex_meta *m, struct rp_err *err)
+/*
+ * The term statistics and postings for the vector file, read from the
+ * full-text index: its instances (every occurrence, by term and chunk,
+ * through a temporary fts5vocab table) and its sizes (fts_docsize, the
+ * tokens of each column of each chunk).
+ */
+struct term_reader {
+	struct store	*s;
+	sqlite3_stmt	*st;		/* term, doc, col: by term, doc */
+	const int64_t	*ids;		/* the rows' chunk ids, sorted */
+	size_t		 nids;
+	float		*dl;		/* each row's tokens */
+	double		 avgdl;
+	struct buf	 term;		/* the term being read */
+	struct vindex_posting *post;	/* its postings */
+	size_t		 npost, cappost;
+	struct vindex_posting *top;	/* those of the highest impact */
+	int64_t		 df;
+	size_t		 cap;		/* postings kept of a term */
+	int		 pending;	/* st is at the next term's first row */
+	int		 done;		/* st is at its end (stepping again
+					   would start it over) */
+	int		 temp;		/* the temporary table was made */
+};
+
+/* The row of chunk ID in R's ids, or -1. */
+static long
+reader_row(const struct term_reader *r, int64_t id)
 {
+	size_t lo = 0, hi = r->nids, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (r->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nids && r->ids[lo] == id ? (long)lo : -1;
+}
+
+/* The tokens of a chunk, from fts_docsize's varints, one a column. */
+static int64_t
+docsize_tokens(const unsigned char *p, int n)
+{
+	int64_t total = 0, v;
+	int i = 0;
+
+	while (i < n) {
+		v = 0;
+		for (int j = 0; i < n && j < 9; j++) {
+			if (j == 8) {
+				v = (v << 8) | p[i++];
+				break;
+			}
+			v = (v << 7) | (p[i] & 0x7f);
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		total += v;
+	}
+	return total;
+}
+
+/*
+ * Get R ready for the chunk ids IDS[0..N): their lengths, the average
+ * length, and the statement over the instances.  A reader may make the
+ * temporary table too (query_only is lifted for it: temp is not the
+ * store).  0, or -1 with ERR filled.
+ */
+static int
+reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
+    size_t n, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+	double total = 0, rows = 0;
+	long row;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->s = s;
+	r->ids = ids;
+	r->nids = n;
+	r->dl = xcalloc(RP_MAX(n, (size_t)1), sizeof(*r->dl));
+	buf_init(&r->term, SIZE_MAX);
+	if (sqlite3_prepare_v2(s->db, "SELECT id, sz FROM fts_docsize", -1,
+	    &st, NULL) != SQLITE_OK)
+		return dberr(s, err, "read the full-text index");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t t = docsize_tokens(sqlite3_column_blob(st, 1),
+		    sqlite3_column_bytes(st, 1));
+
+		total += (double)t;
+		rows++;
+		if ((row = reader_row(r, sqlite3_column_int64(st, 0))) >= 0)
+			r->dl[row] = (float)t;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return dberr(s, err, "read the full-text index");
+	r->avgdl = rows > 0 ? total / rows : 1;
+	r->cap = bm25_cap_for((int64_t)rows);
+	if (((s->flags & STORE_READONLY) && exec(s, "PRAGMA query_only = 0",
+	    err) != 0) || exec(s, "CREATE VIRTUAL TABLE temp.rp_instances "
+	    "USING fts5vocab(main, fts, instance)", err) != 0)
+		return -1;
+	r->temp = 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT term, doc, col FROM "
+	    "temp.rp_instances", -1, &r->st, NULL) != SQLITE_OK)
+		return dberr(s, err, "read the full-text index");
+	return 0;
+}
+
+static void
+reader_close(struct term_reader *r)
+{
+	sqlite3_finalize(r->st);
+	if (r->temp) {
+		sqlite3_exec(r->s->db, "DROP TABLE temp.rp_instances", NULL,
+		    NULL, NULL);
+		if (r->s->flags & STORE_READONLY)
+			sqlite3_exec(r->s->db, "PRAGMA query_only = 1", NULL,
+			    NULL, NULL);
+	}
+	free(r->dl);
+	free(r->post);
+	free(r->top);
+	buf_release(&r->term);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The weight of an occurrence in column COL (as the schema's bm25). */
+static double
+col_weight(const unsigned char *col)
+{
+	if (col == NULL)
+		return 0;
+	if (strcmp((const char *)col, "title") == 0)
+		return W_TITLE;
+	return strcmp((const char *)col, "section") == 0 ? W_SECTION : W_BODY;
+}
+
+/* Close the chunk ROW of the term being read, counted F (weighted). */
+static void
+reader_add(struct term_reader *r, long row, double f)
+{
+	if (row < 0)
+		return;
+	if (r->npost == r->cappost) {
+		r->cappost = r->cappost ? 2 * r->cappost : 1024;
+		r->post = xreallocarray(r->post, r->cappost,
+		    sizeof(*r->post));
+	}
+	r->post[r->npost++] = (struct vindex_posting){ (uint32_t)row,
+	    bm25_impact(f, r->dl[row], r->avgdl) };
+}
+
+/*
+ * vindex_term_fn over the instances: a term, its df, its postings, and,
+ * past the cap (bm25.h), those of the highest impact apart.
+ */
+static int
+next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
+    struct rp_err *err)
+{
+	struct term_reader *r = arg;
+	int64_t doc = 0, d;
+	long row = -1;
+	double f = 0;
+	int rc = SQLITE_ROW, started = 0;
+	const char *t;
+	size_t len;
+
+	buf_reset(&r->term);
+	r->npost = 0;
+	r->df = 0;
+	if (r->done)
+		return 0;
+	for (;;) {
+		if (!r->pending && (rc = sqlite3_step(r->st)) != SQLITE_ROW) {
+			r->done = 1;
+			break;
+		}
+		r->pending = 0;
+		t = (const char *)sqlite3_column_text(r->st, 0);
+		len = (size_t)sqlite3_column_bytes(r->st, 0);
+		if (started && (len != r->term.len ||
+		    memcmp(t, r->term.data, len) != 0)) {
+			r->pending = 1;
+			break;
+		}
+		if (!started) {
+			buf_add(&r->term, t != NULL ? t : "", len);
+			started = 1;
+		}
+		if ((d = sqlite3_column_int64(r->st, 1)) != doc || r->df == 0) {
+			if (r->df > 0)
+				reader_add(r, row, f);
+			doc = d;
+			row = reader_row(r, d);
+			f = 0;
+			r->df++;
+		}
+		f += col_weight(sqlite3_column_text(r->st, 2));
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(r->s, err, "read the full-text index");
+	if (!started)
+		return 0;
+	reader_add(r, row, f);
+	*term = buf_str(&r->term);
+	*n = r->term.len;
+	memset(vt, 0, sizeof(*vt));
+	vt->df = r->df;
+	vt->all = vt->top = r->post;
+	vt->nall = vt->ntop = r->npost;
+	if (r->npost > r->cap) {
+		r->top = xreallocarray(r->top, r->npost, sizeof(*r->top));
+		memcpy(r->top, r->post, r->npost * sizeof(*r->top));
+		vt->top = r->top;
+		vt->ntop = bm25_cap(r->top, r->npost, r->cap, &vt->cutoff);
+	}
+	return 1;
+}
+
+/* The rows of a build: the vectors, with their ids kept for the terms. */
+struct build {
 	struct vec_reader r;
+	int64_t		*ids;
+	size_t		 nids, capids;
+	struct term_reader t;
+	int		 terms_open;
+};
+
+static int
+build_row(void *arg, int64_t *id, float *row, struct rp_err *err)
+{
+	struct build *b = arg;
+	int rc = next_vector(&b->r, id, row, err);
+
+	/* More than counted: vindex_write says so; keep what fits. */
+	if (rc > 0 && b->nids < b->capids)
+		b->ids[b->nids++] = *id;
+	return rc;
+}
+
+/* The terms come after every row: their postings name rows. */
+static int
+build_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
+    struct rp_err *err)
+{
+	struct build *b = arg;
+
+	if (!b->terms_open) {
+		b->terms_open = 1;	/* reader_close undoes even a failure */
+		if (reader_open(b->r.s, &b->t, b->ids, b->nids, err) != 0)
+			return -1;
+	}
+	return next_term(&b->t, term, n, vt, err);
+}
+
+/*
+ * Write the vector file from the current transaction's view: the
+ * vectors, and the term statistics and postings of the full-text index.
+ */
+static int
+build_file(struct store *s, const struct vindex_meta *want,
+    struct rp_err *err)
+{
+	struct vindex_meta m = *want;
+	struct build b;
 	char *path;
 	int rc;
 
-	if (open_reader(s, &r, m->dim, err) != 0)
+	memset(&b, 0, sizeof(b));
+	if (vec_counts(s, &m, err) != 0 ||
+	    open_reader(s, &b.r, m.dim, err) != 0)
 		return -1;
+	b.capids = m.count;
+	b.ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
+	    sizeof(*b.ids));
 	path = xasprintf("%s-vec", s->path);
-	rc = vindex_write(path, m, next_vector, &r, err);
-	sqlite3_finalize(r.st);
+	rc = vindex_write(path, &m, build_row, &b, build_term, &b, err);
+	sqlite3_finalize(b.r.st);
+	if (b.terms_open)
+		reader_close(&b.t);
+	free(b.ids);
 	free(path);
 	return rc;
 }
 
 /* Read every vector into memory: the way when no file can be had. */
 static int
-load_memory(struct store *s, const struct vindex_meta *m,
+load_memory(struct store *s, const struct vindex_meta *want,
     struct store_vectors *v, struct rp_err *err)
 {
+	struct vindex_meta m = *want;
 	struct vec_reader r;
 	size_t i = 0;
 	int rc = 0;
 
-	if (open_reader(s, &r, m->dim, err) != 0)
+	if (vec_counts(s, &m, err) != 0 || open_reader(s, &r, m.dim, err) != 0)
 		return -1;
-	s->mem_rows = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
-	    m->dim * sizeof(float));
-	s->mem_ids = xreallocarray(NULL, RP_MAX(m->count, (size_t)1),
+	s->mem_rows = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
+	    m.dim * sizeof(float));
+	s->mem_ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
 	    sizeof(int64_t));
-	while (i < m->count && (rc = next_vector(&r, &s->mem_ids[i],
-	    s->mem_rows + i * m->dim, err)) > 0)
+	while (i < m.count && (rc = next_vector(&r, &s->mem_ids[i],
+	    s->mem_rows + i * m.dim, err)) > 0)
 		i++;
 	sqlite3_finalize(r.st);
-	if (i < m->count)
+	if (i < m.count)
 		return rc < 0 ? -1 : rp_err_set(err, RP_EXIT_IO,
 		    "%s: vectors changed while read", s->path);
 	v->rows = s->mem_rows;
 	v->ids = s->mem_ids;
-	v->n = m->count;
-	v->dim = m->dim;
+	v->n = m.count;
+	v->dim = m.dim;
+	v->nchunks = m.nchunks;
 	v->mapped = 0;
 	return 0;
 }
@@ -1518,6 +1973,9 @@ store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
 	v->ids = vindex_ids(s->vi);
 	v->n = vindex_count(s->vi);
 	v->dim = vindex_dim(s->vi);
+	v->codes = vindex_codes(s->vi);
+	v->scales = vindex_scales(s->vi);
+	v->nchunks = vindex_nchunks(s->vi);
 	v->mapped = 1;
 	return 0;
 }
@@ -1556,6 +2014,14 @@ store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
 	sqlite3_stmt *st;
 	int rc;
 
+	/* The vector file has the statistics: no reading of the index. */
+	if (s->vi != NULL) {
+		if (total != NULL)
+			*total = vindex_nchunks(s->vi);
+		if (df != NULL)
+			*df = vindex_term_df(s->vi, term, n);
+		return 0;
+	}
 	if (total != NULL && pragma_int(s, "SELECT count(*) FROM chunks",
 	    total, err) != 0)
 		return -1;
@@ -1571,6 +2037,12 @@ store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return dberr(s, err, "term statistics");
 	return 0;
+}
+
+int
+store_bm25_exact(const struct store *s)
+{
+	return s->bm25_exact;
 }
 
 int
@@ -1665,7 +2137,10 @@ file_size(const char *path, const char *suffix)
 	return n;
 }
 
-/* The model and whether the vector file is fresh, for store_stats. */
+/*
+ * The model, the quantisation, and whether the vector file is fresh,
+ * for store_stats.
+ */
 static int
 stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 {
@@ -1688,9 +2163,13 @@ stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 	if (has) {
 		snprintf(st->model, sizeof(st->model), "%s", m.model);
 		st->dim = m.dim;
+		st->quant_setting = m.quant;
+		m.count = (size_t)st->vectors;
+		st->quant = vindex_resolve(&m);
 		path = xasprintf("%s-vec", s->path);
 		if ((vi = vindex_open(path, &m, &ignore)) != NULL) {
 			st->vectors_fresh = 1;
+			st->quant = vindex_quant(vi);
 			vindex_close(vi);
 		}
 		free(path);
@@ -1698,6 +2177,12 @@ stats_vectors(struct store *s, struct store_stats *st, struct rp_err *err)
 	if (own)
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return 0;
+}
+
+int
+store_set_quant(struct store *s, enum vindex_quant q, struct rp_err *err)
+{
+	return meta_set_text(s, "vec_quant", vindex_quant_name(q), err);
 }
 
 int
@@ -1987,19 +2472,123 @@ check_vectors(struct check *c, const struct vindex_meta *m, int has,
 	return 0;
 }
 
-/* The vector file, when it claims to be fresh, holds the same vectors. */
+/*
+ * The vector file's rows against the store's vectors, both in chunk
+ * order: merged, counting rows only one side has or that differ, and
+ * int8 rows that are not their float rows quantised.
+ */
+static int
+check_file_rows(struct check *c, const struct vindex_meta *m,
+    const struct vindex *vi, int64_t **idsp, size_t *nidsp, struct rp_err *err)
+{
+	const float *rows = vindex_rows(vi), *scales = vindex_scales(vi);
+	const int8_t *codes = vindex_codes(vi);
+	const int64_t *ids = vindex_ids(vi);
+	size_t i = 0, j = 0, nfile = vindex_count(vi), differ = 0;
+	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim), cap = 0;
+	struct vec_reader r;
+	int64_t id, *mine = NULL;
+	int8_t *code;
+	float *row;
+	int rc;
+
+	if (open_reader(c->s, &r, m->dim, err) != 0)
+		return -1;
+	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
+	code = xmalloc(stride);
+	while ((rc = next_vector(&r, &id, row, err)) > 0) {
+		if (i == cap) {
+			cap = cap ? 2 * cap : 1024;
+			mine = xreallocarray(mine, cap, sizeof(*mine));
+		}
+		mine[i++] = id;
+		while (j < nfile && ids[j] < id)
+			j++, differ++;
+		if (j == nfile || ids[j] != id) {
+			differ++;
+			continue;
+		}
+		if (memcmp(rows + j * m->dim, row, m->dim * sizeof(*row)) != 0)
+			differ++;
+		else if (codes != NULL && (vec_quantize(row, m->dim, code,
+		    stride) != scales[j] || memcmp(code, codes + j * stride,
+		    stride) != 0))
+			qdiffer++;
+		j++;
+	}
+	differ += nfile - j;
+	sqlite3_finalize(r.st);
+	free(row);
+	free(code);
+	*idsp = mine;
+	*nidsp = i;
+	if (rc < 0)
+		return -1;
+	if (differ > 0)
+		problem(c, "vector file rows that differ from the store though "
+		    "it is marked fresh: %zu of %zu (%s-vec)", differ,
+		    RP_MAX(i, nfile), c->s->path);
+	if (qdiffer > 0)
+		problem(c, "vector file int8 rows that differ from the store's "
+		    "vectors: %zu of %zu (%s-vec)", qdiffer, i, c->s->path);
+	return 0;
+}
+
+/*
+ * The vector file's term statistics and postings against the full-text
+ * index, read for the store's chunk ids IDS[0..N).
+ */
+static int
+check_file_terms(struct check *c, const struct vindex *vi,
+    const int64_t *ids, size_t n, struct rp_err *err)
+{
+	struct term_reader t;
+	struct vindex_term want, got;
+	const char *term;
+	size_t len, differ = 0;
+	int64_t nchunks = 0;
+	int rc;
+
+	if (reader_open(c->s, &t, ids, n, err) != 0) {
+		reader_close(&t);
+		return -1;
+	}
+	while ((rc = next_term(&t, &term, &len, &want, err)) > 0) {
+		vindex_term(vi, term, len, &got);
+		if (got.df != want.df || got.nall != want.nall ||
+		    got.ntop != want.ntop || got.cutoff != want.cutoff ||
+		    (want.nall > 0 && memcmp(got.all, want.all, want.nall *
+		    sizeof(*want.all)) != 0) || (want.ntop > 0 &&
+		    memcmp(got.top, want.top, want.ntop *
+		    sizeof(*want.top)) != 0))
+			differ++;
+	}
+	reader_close(&t);
+	if (rc < 0 || pragma_int(c->s, "SELECT count(*) FROM chunks",
+	    &nchunks, err) != 0)
+		return -1;
+	if (nchunks != vindex_nchunks(vi))
+		differ++;
+	if (differ > 0)
+		problem(c, "vector file terms whose statistics or postings "
+		    "differ from the full-text index: %zu (%s-vec)", differ,
+		    c->s->path);
+	return 0;
+}
+
+/*
+ * The vector file, when it claims to be fresh, holds the same vectors,
+ * their int8 codes (when it has them) as the rows quantise to, and the
+ * term statistics of the full-text index.
+ */
 static int
 check_vector_file(struct check *c, const struct vindex_meta *m,
     struct rp_err *err)
 {
-	struct vec_reader r;
 	struct vindex *vi;
 	struct rp_err ignore;
-	const float *rows;
-	const int64_t *ids;
-	float *row;
-	int64_t id;
-	size_t i = 0, differ = 0;
+	int64_t *ids = NULL;
+	size_t n = 0;
 	char *path;
 	int rc;
 
@@ -2008,29 +2597,11 @@ check_vector_file(struct check *c, const struct vindex_meta *m,
 	free(path);
 	if (vi == NULL)
 		return 0;	/* missing or stale: rebuilt when needed */
-	if (open_reader(c->s, &r, m->dim, err) != 0) {
-		vindex_close(vi);
-		return -1;
-	}
-	rows = vindex_rows(vi);
-	ids = vindex_ids(vi);
-	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
-	while ((rc = next_vector(&r, &id, row, err)) > 0) {
-		if (i >= m->count || ids[i] != id ||
-		    memcmp(rows + i * m->dim, row, m->dim * sizeof(*row)) != 0)
-			differ++;
-		i++;
-	}
-	sqlite3_finalize(r.st);
-	free(row);
+	rc = check_file_rows(c, m, vi, &ids, &n, err) == 0 &&
+	    check_file_terms(c, vi, ids, n, err) == 0 ? 0 : -1;
+	free(ids);
 	vindex_close(vi);
-	if (rc < 0)
-		return -1;
-	if (differ > 0 || i != m->count)
-		problem(c, "vector file rows that differ from the store though "
-		    "it is marked fresh: %zu of %zu (%s-vec)",
-		    RP_MAX(differ, (size_t)1), m->count, c->s->path);
-	return 0;
+	return rc;
 }
 
 /* The scratch database for check_text, attached as "chk". */

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vindex.h"
+
 struct rp_err;
 struct store;
 
@@ -92,6 +94,9 @@ struct store_vectors {
 	const float	*rows;		/* n rows of dim floats */
 	const int64_t	*ids;		/* the chunk id of each row */
 	size_t		 n, dim;
+	const int8_t	*codes;		/* int8 copy (vec.h); NULL: none */
+	const float	*scales;	/* its scale a row */
+	int64_t		 nchunks;	/* chunks in the store */
 	int		 mapped;	/* from the vector file, not memory */
 };
 
@@ -116,6 +121,9 @@ struct store_stats {
 	char		 model[128];	/* embedding model; "" when none */
 	size_t		 dim;
 	int		 vectors_fresh;	/* the vector file is up to date */
+	enum vindex_quant quant_setting; /* as set by rag-index --quant */
+	enum vindex_quant quant;	/* the vector file's representation
+					   (or what a rebuild would give) */
 };
 
 /*
@@ -208,14 +216,29 @@ int		 store_each_doc(struct store *s, const char *prefix,
 
 /*
  * Full-text search: the chunks matching any of the NTERMS plain TERMS
- * (quoted here, never parsed as FTS5 syntax), best BM25 first, at most
- * K, only from documents whose path matches GLOB (NULL: all; SQLite
- * GLOB syntax).  Returns the number of hits and sets *HITS to a new
- * array (caller frees), or -1 with ERR filled.
+ * (at most ANALYZE_MAX_TERMS are used), best BM25 first, at most K, only
+ * from documents whose path matches GLOB (NULL: all; SQLite GLOB syntax).
+ *
+ * Unless EXACT, and once store_vectors has mapped the vector file, the
+ * terms' postings there are summed (bm25.h): the same scores as FTS5's,
+ * in time bounded by the number of terms, a term in many chunks read
+ * only where it weighs most and looked up for the chunks that may win;
+ * no FTS5 query runs, and the hits are FTS5's but for the rare question
+ * store_bm25_exact says otherwise of.  With a GLOB, 20 times K are ranked and those of other documents
+ * dropped.  Otherwise FTS5 scores every chunk that matches (the terms
+ * quoted, never parsed as FTS5 syntax).
+ *
+ * Returns the number of hits and sets *HITS to a new array (caller
+ * frees), or -1 with ERR filled.
  */
 long		 store_bm25(struct store *s, char *const *terms, size_t nterms,
-		    const char *glob, size_t k, struct store_hit **hits,
-		    struct rp_err *err);
+		    const char *glob, size_t k, int exact,
+		    struct store_hit **hits, struct rp_err *err);
+/*
+ * Was the last store_bm25 certainly exact (1), the same hits as FTS5
+ * scoring every match, or could a capped term have hidden one (0)?
+ */
+int		 store_bm25_exact(const struct store *s);
 
 /*
  * The embedding model of the store's vectors: 1 with a new string in
@@ -266,11 +289,19 @@ int		 store_cache_put(struct store *s, const char *model,
 
 /*
  * The store's vectors, for a query: from the vector file "<db>-vec" when
- * it is fresh, else rebuilt (when the directory is writable) or read into
- * memory.  Starts a read transaction that lasts until store_close, so
+ * it is fresh (mapped, with no reading in proportion to the store), else
+ * rebuilt (when the directory is writable) or read into memory (then
+ * without the int8 copy).  Starts a read transaction that lasts until store_close, so
  * that every search sees the same version of the store.  0, or -1.
  */
 int		 store_vectors(struct store *s, struct store_vectors *v,
+		    struct rp_err *err);
+/*
+ * Record how the vector file represents the vectors (vindex.h): "auto"
+ * (the default), "none" or "int8"; a file built for another setting is
+ * stale.  In the open write transaction; 0 or -1.
+ */
+int		 store_set_quant(struct store *s, enum vindex_quant q,
 		    struct rp_err *err);
 /*
  * Bring the vector file up to date after writing (nothing to do when it
@@ -282,7 +313,10 @@ int		 store_sync_vectors(struct store *s, struct rp_err *err);
  * Term statistics of the full-text index: in how many chunks TERM[0..N)
  * occurs (as FTS5 indexed it: lower case, Porter-stemmed, without
  * diacritics), into *DF, and the number of chunks into *TOTAL (either
- * may be NULL).  0, or -1 with ERR filled.
+ * may be NULL).  After store_vectors has mapped the vector file they
+ * come from its term table, in time independent of the store's size;
+ * else from the index, in time proportional to DF.  0, or -1 with ERR
+ * filled.
  */
 int		 store_term_df(struct store *s, const char *term, size_t n,
 		    int64_t *df, int64_t *total, struct rp_err *err);

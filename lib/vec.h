@@ -7,6 +7,17 @@
  * otherwise; the scan splits rows across threads, each keeping its own
  * top-k heap, so it runs near memory bandwidth (DESIGN.md section 7).
  *
+ * int8 quantisation: a row is stored as codes c[i] = round(v[i] / s),
+ * with one scale s = max |v[i]| / 127 a row, so every code is in
+ * [-127, 127].  A scan over the codes reads a quarter of the bytes of
+ * the float scan.  It is exact, not approximate: the question is
+ * quantised finely (int16), each row's score is known within a bound
+ * that follows from the rounding of both, and every row whose bound
+ * reaches the k-th best lower bound is scored again with its float row;
+ * the rows and scores returned are those of the float scan.  The bound
+ * is tight enough that a few times k rows are scored again.  The integer
+ * dot products use AVX-512 (VNNI), AVX2 or portable C.
+ *
  * Pure functions on caller-owned memory; thread-safe.
  */
 #ifndef VEC_H
@@ -42,5 +53,26 @@ size_t		vec_topk(const float *rows, size_t n, size_t dim, const float *q,
 		    size_t k, unsigned threads, struct vec_hit *out);
 /* The number of threads vec_topk uses for THREADS = 0. */
 unsigned	vec_threads(void);
+
+/* Bytes a row of int8 codes takes: DIM rounded up to 64. */
+#define VEC_Q8_STRIDE(dim)	(((size_t)(dim) + 63) & ~(size_t)63)
+
+/*
+ * Quantise V[0..DIM) into CODE[0..STRIDE) (STRIDE >= DIM; the codes
+ * past DIM are 0).  Returns the row's scale: 0 for a zero vector (every
+ * code 0), and for one with a value that is not finite.
+ */
+float		vec_quantize(const float *v, size_t dim, int8_t *code,
+		    size_t stride);
+/*
+ * The K rows with the highest dot product with Q, exactly as vec_topk
+ * finds them (the same rows, scores and order), found through the int8
+ * CODES (N rows of VEC_Q8_STRIDE(DIM) bytes, as vec_quantize makes
+ * them) and their SCALES, and then the float ROWS of the few that may
+ * be among the best.  Returns min(K, N).
+ */
+size_t		vec_topk_q8(const float *rows, const int8_t *codes,
+		    const float *scales, size_t n, size_t dim, const float *q,
+		    size_t k, unsigned threads, struct vec_hit *out);
 
 #endif /* VEC_H */

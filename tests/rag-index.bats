@@ -197,3 +197,63 @@ load helpers
 	assert_equal "$(sqlite3 "$DB" 'PRAGMA journal_mode')" wal
 	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM docs')" 1
 }
+
+@test "rag-index --quant: the store keeps the setting; rag status shows it and what the file holds" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 >emb.jsonl
+	rag-index -d "$DB" <emb.jsonl
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .quant_setting, .vectors_fresh]' <<<"$output")" '["none","auto",true]'
+	size=$(stat -c %s "$DB-vec")
+	# A setting alone, with no records, rebuilds the vector file.
+	run -0 rag-index -d "$DB" --quant int8 </dev/null
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .quant_setting, .vectors_fresh]' <<<"$output")" '["int8","int8",true]'
+	[ "$(stat -c %s "$DB-vec")" -gt "$size" ]
+	run -0 rag status -d "$DB" --format text
+	[[ $output == *"quantisation    int8 with float re-scoring (--quant int8)"* ]]
+	# Later runs keep it without being told.
+	rag-index -d "$DB" <emb.jsonl
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .quant_setting]' <<<"$output")" '["int8","int8"]'
+	run -0 rag-index -d "$DB" --quant none </dev/null
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .quant_setting, .vectors_fresh]' <<<"$output")" '["none","none",true]'
+	assert_equal "$(stat -c %s "$DB-vec")" "$size"
+	run -2 --separate-stderr rag-index -d "$DB" --quant int4 </dev/null
+	assert_equal "$stderr" "rag-index: --quant: 'int4' is not one of auto, none, int8"
+	# rag add passes it to rag-index.
+	run -0 rag add -d add.db --dimensions 64 --quant int8 "$FIXTURES/docs"
+	assert_equal "$(rag status -d add.db --json | jq -r .quant)" int8
+}
+
+@test "rag-index --quant int8: a vector file built for another setting, or stale, is not trusted" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 | rag-index -d "$DB" --quant int8
+	cp "$DB-vec" int8-vec
+	run -0 rag-index -d "$DB" --quant none </dev/null
+	# The int8 file is whole and of this generation, but not for "none".
+	cp int8-vec "$DB-vec"
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .vectors_fresh]' <<<"$output")" '["none",false]'
+	rag-query -d "$DB" --mode vector boiler >/dev/null
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .vectors_fresh]' <<<"$output")" '["none",true]'
+	# Stale: a file from before a write is rebuilt, with its int8 copy.
+	run -0 rag-index -d "$DB" --quant int8 </dev/null
+	cp "$DB-vec" old-vec
+	echo '{"op":"delete","doc":"'"$FIXTURES"'/docs/boiler.html"}' | rag-index -d "$DB"
+	cp old-vec "$DB-vec"
+	run -0 rag-query -d "$DB" --mode vector -k 50 "boiler pressure service"
+	[[ $output != *boiler.html* ]]
+	run -0 rag status -d "$DB" --json
+	assert_equal "$(jq -c '[.quant, .vectors_fresh]' <<<"$output")" '["int8",true]'
+	run -0 rag status --check -d "$DB" --json
+	assert_equal "$(jq -c .problems <<<"$output")" "[]"
+	# A damaged int8 code is named by --check: the header's codes_off
+	# is the 8 bytes at 232 (see lib/vindex.c).
+	off=$(od -An -t u8 -j 232 -N 8 "$DB-vec" | tr -d ' ')
+	[ "$off" -gt 4096 ]
+	printf '\x7f\x7f' | dd of="$DB-vec" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	n=$(rag status -d "$DB" --json | jq .vectors)
+	run -65 --separate-stderr rag status --check -d "$DB"
+	assert_equal "$stderr" "rag: status: $DB: vector file int8 rows that differ from the store's vectors: 1 of $n ($DB-vec)"
+}

@@ -177,3 +177,31 @@ vector_store() {
 	run -2 --separate-stderr rag-query -d "$DB" --format xml boiler
 	assert_equal "$stderr" "rag-query: --format: 'xml' is not text or json"
 }
+
+@test "rag-query: int8 gives the float search's hits and scores; postings give FTS5's" {
+	[ -f "$DATA/cranfield/corpus.jsonl" ] || skip "no $DATA/cranfield"
+	head -700 "$DATA/cranfield/corpus.jsonl" | jq -c '{doc: .id, title, text}' |
+	    rag-ingest --json | rag-embed --dimensions 96 >emb.jsonl
+	rag-index -d "$DB" --quant int8 <emb.jsonl
+	assert_equal "$(rag status -d "$DB" --json | jq -c '[.vectors, .quant]')" '[1078,"int8"]'
+	head -30 "$DATA/cranfield/queries.jsonl" | jq -c '{query: .text, id}' >q.jsonl
+	for m in vector hybrid; do
+		rag-query -d "$DB" --mode $m -k 10 <q.jsonl | jq -c '[.qid, .doc, .score]' >int8.$m
+		rag-query -d "$DB" --mode $m -k 100 <q.jsonl | jq -c '[.qid, .doc, .score]' >int8-100.$m
+		assert_equal "$(wc -l <int8.$m)" 300
+	done
+	# The BM25 leg sums the vector file's postings: FTS5's hits and
+	# scores (to float32 precision), as --exact gets them from FTS5.
+	rag-query -d "$DB" --mode bm25 -k 20 <q.jsonl | jq -c '[.qid, .doc, (.score * 1e3 | round)]' >post.bm25
+	rag-query -d "$DB" --mode bm25 -k 20 --exact <q.jsonl | jq -c '[.qid, .doc, (.score * 1e3 | round)]' >fts5.bm25
+	assert_equal "$(wc -l <post.bm25)" 600
+	run -0 diff post.bm25 fts5.bm25
+	rag-index -d "$DB" --quant none </dev/null
+	assert_equal "$(rag status -d "$DB" --json | jq -r .quant)" none
+	for m in vector hybrid; do
+		rag-query -d "$DB" --mode $m -k 10 <q.jsonl | jq -c '[.qid, .doc, .score]' >float.$m
+		rag-query -d "$DB" --mode $m -k 100 <q.jsonl | jq -c '[.qid, .doc, .score]' >float-100.$m
+		run -0 diff int8.$m float.$m
+		run -0 diff int8-100.$m float-100.$m
+	done
+}

@@ -1,4 +1,5 @@
 /* t-buf: the capped byte buffer. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "rp.h"
@@ -50,5 +51,11 @@ main(void)
 	p = buf_detach(&c, &n);
 	ok(p != NULL && *p == '\0' && n == 0, "detach of empty gives \"\"");
 	free(p);
+	buf_init(&c, SIZE_MAX);
+	for (int i = 0; i < 100; i++)
+		buf_addc(&c, 'y');
+	ok(c.len == 100 && c.cap > 100 && c.data[99] == 'y',
+	    "a cap of SIZE_MAX is no cap (cap %zu)", c.cap);
+	buf_release(&c);
 	return tap_done();
 }

@@ -1,4 +1,6 @@
 /* t-store: the SQLite store, written and read back through its API. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,16 +11,23 @@
 #include "tap.h"
 
 static long
-search(struct store *s, const char *q, const char *glob,
-    struct store_hit **hits)
+search_k(struct store *s, const char *q, const char *glob, size_t k,
+    int exact, struct store_hit **hits)
 {
 	struct rp_err err;
 	char **terms;
 	size_t n = analyze_query(q, &terms);
-	long rc = store_bm25(s, terms, n, glob, 10, hits, &err);
+	long rc = store_bm25(s, terms, n, glob, k, exact, hits, &err);
 
 	analyze_terms_free(terms, n);
 	return rc;
+}
+
+static long
+search(struct store *s, const char *q, const char *glob,
+    struct store_hit **hits)
+{
+	return search_k(s, q, glob, 10, 1, hits);
 }
 
 static char *
@@ -115,6 +124,110 @@ delete_pages(struct store *s, int64_t *big)
 	*big = store_pages(s);
 	qsort(p, 9, sizeof(p[0]), cmp_i64);
 	return p[4];
+}
+
+static int
+cmp_hit_id(const void *a, const void *b)
+{
+	const struct store_hit *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Do A and B hold the same ids with the same scores (to 1e-6: impacts are
+ * float32), in any
+ * order (ties may come in either)?  Sorts both.
+ */
+static int
+same_hits(struct store_hit *a, long na, struct store_hit *b, long nb)
+{
+	if (na != nb || na <= 0)
+		return 0;
+	qsort(a, (size_t)na, sizeof(*a), cmp_hit_id);
+	qsort(b, (size_t)nb, sizeof(*b), cmp_hit_id);
+	for (long i = 0; i < na; i++)
+		if (a[i].id != b[i].id ||
+		    fabs(a[i].score - b[i].score) > 1e-6 * fabs(b[i].score))
+			return 0;
+	return 1;
+}
+
+/*
+ * The full-text leg over the vector file's postings (issue 6): the same
+ * hits and scores as FTS5's bm25, its documents filtered as FTS5 does.
+ */
+static void
+bm25_postings(const char *dir)
+{
+	static const char *const qs[] = { "w5 lease", "v3 w5 lease",
+	    "lease rent", "x0 document", "part of w7", "nothing" };
+	struct store_chunk c[3];
+	struct store_doc d = { .title = "Lease notes", .mtime = 1, .size = 1,
+	    .model = "local:hash-v1-8", .dim = 8 };
+	struct store_hit *a, *b;
+	struct store_vectors v;
+	struct rp_err err;
+	struct store *s;
+	char *path = xasprintf("%s/post.db", dir), name[32], text[3][160];
+	float vec[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+	long na, nb;
+	int same = 1, ok1;
+
+	if ((s = store_open(path, STORE_CREATE, &err)) == NULL ||
+	    store_begin(s, &err) != 0) {
+		ok(0, "a store with vectors: %s", err.msg);
+		return;
+	}
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		d.path = name;
+		for (int j = 0; j < 3; j++) {
+			snprintf(text[j], sizeof(text[j]), "document %d part "
+			    "%d of w%d and w%d, with v%d, x%d and the common "
+			    "words lease rent%s", i, j, i % 97, (i * 7) % 91,
+			    (i + j) % 19, j, i % 5 ? "" : " lease lease");
+			c[j].seq = j;
+			c[j].text = text[j];
+			c[j].len = strlen(text[j]);
+			c[j].line = 1;
+			c[j].vec = vec;
+		}
+		if (store_put_doc(s, &d, c, 3, &err) != 0)
+			break;
+	}
+	ok1 = store_commit(s, &err) == 0 && store_sync_vectors(s, &err) == 0;
+	store_close(s);
+	s = store_open(path, STORE_READONLY, &err);
+	ok(ok1 && s != NULL && store_vectors(s, &v, &err) == 0 && v.mapped &&
+	    v.n == 900, "a store of 900 chunks with vectors, mapped");
+	for (size_t i = 0; s != NULL && i < RP_NELEM(qs); i++) {
+		na = search_k(s, qs[i], NULL, 2000, 0, &a);
+		nb = search_k(s, qs[i], NULL, 2000, 1, &b);
+		same &= (na == 0 && nb == 0) || same_hits(a, na, b, nb);
+		free(a);
+		free(b);
+	}
+	ok(same, "postings: the hits and scores of FTS5's bm25");
+	na = search_k(s, "w5 lease", NULL, 5, 0, &a);
+	ok(na == 5 && a[0].score >= a[4].score, "postings: the best first");
+	free(a);
+	na = search_k(s, "lease", "d1*", 2000, 0, &a);
+	nb = search_k(s, "lease", "d1*", 2000, 1, &b);
+	ok(same_hits(a, na, b, nb) && na == 3 * 111, "postings: a filter "
+	    "keeps its documents' chunks (%ld)", na);
+	free(a);
+	free(b);
+	store_close(s);
+	for (int i = 0; i < 4; i++) {
+		static const char *const sfx[] = { "", "-wal", "-shm", "-vec" };
+		char *p = xasprintf("%s%s", path, sfx[i]);
+
+		unlink(p);
+		free(p);
+	}
+	free(path);
 }
 
 /*
@@ -371,5 +484,6 @@ main(void)
 	free(p);
 	free(path);
 	delete_cost(dir);
+	bm25_postings(dir);
 	return tap_done();
 }

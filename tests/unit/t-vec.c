@@ -1,4 +1,4 @@
-/* t-vec: dot products on every instruction set, exact top-k. */
+/* t-vec: dot products on every instruction set, exact and int8 top-k. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,216 @@ brute(const float *rows, size_t n, size_t dim, const float *q, size_t k,
 	qsort(all, n, sizeof(*all), by_score);
 	memcpy(out, all, k * sizeof(*out));
 	free(all);
+}
+
+/* N random unit rows of DIM floats (with some zero rows if ZEROS). */
+static float *
+unit_rows(size_t n, size_t dim, int zeros)
+{
+	float *r = xcalloc(n * dim, sizeof(float));
+
+	for (size_t i = 0; i < n; i++) {
+		if (zeros && i % 97 == 5)
+			continue;
+		for (size_t j = 0; j < dim; j++)
+			r[i * dim + j] = rnd();
+		vec_normalize(r + i * dim, dim);
+	}
+	return r;
+}
+
+/* The quantiser: codes in range, error within half a step, padding 0. */
+static void
+test_quantize(void)
+{
+	float v[70], z[70] = { 0 }, s, maxerr = 0;
+	int8_t c[128];
+	int inrange = 1, padded = 1, top = 0;
+
+	for (size_t i = 0; i < 70; i++)
+		v[i] = rnd();
+	v[13] = -0.75f;		/* the largest magnitude */
+	memset(c, 0x55, sizeof(c));
+	s = vec_quantize(v, 70, c, VEC_Q8_STRIDE(70));
+	is_int(VEC_Q8_STRIDE(70), 128, "a row of 70 codes takes 128 bytes");
+	ok(fabsf(s - 0.75f / 127) < 1e-9f, "the scale is max / 127");
+	for (size_t i = 0; i < 70; i++) {
+		inrange &= c[i] != -128;
+		maxerr = fmaxf(maxerr, fabsf(c[i] * s - v[i]));
+		top |= c[i] == -127;
+	}
+	for (size_t i = 70; i < 128; i++)
+		padded &= c[i] == 0;
+	ok(inrange && top, "codes in [-127, 127], the largest at -127");
+	ok(maxerr <= s / 2 * 1.0001f, "error within half a step (%g, step %g)",
+	    (double)maxerr, (double)s);
+	ok(padded, "codes past the dimension are zero");
+	memset(c, 0x55, sizeof(c));
+	ok(vec_quantize(z, 70, c, 128) == 0 && c[0] == 0 && c[69] == 0,
+	    "a zero vector has scale 0 and zero codes");
+	v[3] = NAN;
+	ok(vec_quantize(v, 70, c, 128) == 0 && c[13] == 0,
+	    "a vector with NaN quantises to zero");
+}
+
+/* The int8 rows of ROWS: codes and scales in new arrays. */
+static void
+quantize_all(const float *rows, size_t n, size_t dim, int8_t **codes,
+    float **scales)
+{
+	size_t stride = VEC_Q8_STRIDE(dim);
+
+	*codes = xmalloc(n * stride);
+	*scales = xcalloc(n, sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		(*scales)[i] = vec_quantize(rows + i * dim, dim,
+		    *codes + i * stride, stride);
+}
+
+/* The same rows, and the same scores if SCORES. */
+static int
+same_hits(const struct vec_hit *a, const struct vec_hit *b, size_t n,
+    int scores)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].row != b[i].row || (scores && a[i].score != b[i].score))
+			return 0;
+	return 1;
+}
+
+/*
+ * int8 search is exact: the same rows, scores and order as the float
+ * scan, on every ISA and thread count, for dimensions that are not
+ * multiples of the SIMD width, zero rows, near ties, and edges.
+ */
+static void
+test_q8(const char *const *isas, size_t nisas)
+{
+	static const size_t dims[] = { 1, 3, 15, 16, 17, 63, 64, 65, 100, 385 };
+	struct vec_hit a[100], b[100], *all, *all2;
+	size_t n = 3000, got, got2;
+	float *rows, *scales, *q;
+	int8_t *codes;
+	int same, first, zeros, nan;
+
+	for (size_t d = 0; d < RP_NELEM(dims); d++) {
+		rows = unit_rows(n, dims[d], 1);
+		q = unit_rows(1, dims[d], 0);
+		quantize_all(rows, n, dims[d], &codes, &scales);
+		same = 1;
+		for (size_t i = 0; i < nisas; i++) {
+			if (vec_set_isa(isas[i]) != 0)
+				continue;
+			for (unsigned t = 1; t <= 3; t++) {
+				got = vec_topk(rows, n, dims[d], q, 40, t, a);
+				got2 = vec_topk_q8(rows, codes, scales, n,
+				    dims[d], q, 40, t, b);
+				same &= got == 40 && got2 == 40 &&
+				    same_hits(a, b, 40, 1);
+			}
+		}
+		ok(same, "dim %zu: int8 search is the float search on every "
+		    "ISA and thread count", dims[d]);
+		free(rows);
+		free(q);
+		free(codes);
+		free(scales);
+	}
+
+	/* Real-looking questions: near a row, or not. */
+	n = 10000;
+	rows = unit_rows(n, 384, 0);
+	quantize_all(rows, n, 384, &codes, &scales);
+	for (size_t i = 0; i < nisas; i++) {
+		if (vec_set_isa(isas[i]) != 0)
+			continue;
+		same = 1;
+		for (size_t j = 0; j < 40; j++) {
+			q = unit_rows(1, 384, 0);
+			for (size_t x = 0; j % 2 == 0 && x < 384; x++)
+				q[x] += 2 * rows[(j * 379) % n * 384 + x];
+			vec_normalize(q, 384);
+			for (size_t k = 10; k <= 100; k += 90) {
+				got = vec_topk(rows, n, 384, q, k, 0, a);
+				got2 = vec_topk_q8(rows, codes, scales, n, 384,
+				    q, k, 0, b);
+				same &= got == k && got2 == k &&
+				    same_hits(a, b, k, 1);
+			}
+			free(q);
+		}
+		ok(same, "%s: int8 top-10 and top-100 of 10,000 rows are the "
+		    "float ones for 40 questions", isas[i]);
+	}
+
+	/* Edges: k > n, no rows, a zero question, a NaN in it. */
+	vec_set_isa("generic");
+	got = vec_topk_q8(rows, codes, scales, 5, 384, rows, 10, 0, b);
+	ok(got == 5 && b[0].row == 0, "int8: k larger than n gives n");
+	is_int(vec_topk_q8(rows, codes, scales, 0, 384, rows, 10, 0, b), 0,
+	    "int8: no rows");
+	free(rows);
+	free(codes);
+	free(scales);
+	rows = unit_rows(500, 33, 1);	/* rows 5, 102, ... are zero */
+	quantize_all(rows, 500, 33, &codes, &scales);
+	q = xcalloc(33, sizeof(float));
+	all = xcalloc(500, sizeof(*all));
+	all2 = xcalloc(500, sizeof(*all2));
+	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 3, 0, b);
+	first = got == 3 && b[0].row == 0 && b[1].row == 1 && b[2].row == 2 &&
+	    b[0].score == 0;
+	ok(first, "int8: a zero question scores every row 0, lowest rows first");
+	for (size_t i = 0; i < 33; i++)
+		q[i] = -rows[7 * 33 + i];
+	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 500, 0, all);
+	got2 = vec_topk(rows, 500, 33, q, 500, 0, all2);
+	ok(got == 500 && got2 == 500 && same_hits(all, all2, 500, 1) &&
+	    all[499].row == 7, "int8: every row, the opposite one last");
+	zeros = 1;
+	for (size_t i = 0; i < 500; i++)
+		if (all[i].row % 97 == 5)
+			zeros &= all[i].score == 0;
+	ok(zeros, "int8: zero rows score 0");
+	q[4] = NAN;
+	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 5, 0, b);
+	got2 = vec_topk(rows, 500, 33, q, 5, 0, a);
+	nan = got == got2;
+	ok(nan, "int8: a question with NaN falls back to the float scan");
+	free(rows);
+	free(codes);
+	free(scales);
+
+	/* Near ties: rows that differ in their last bits. */
+	rows = xcalloc(2000 * 64, sizeof(float));
+	for (size_t i = 0; i < 2000; i++) {
+		for (size_t j = 0; j < 64; j++)
+			rows[i * 64 + j] = (float)((j * 7) % 13) + (i % 3 ?
+			    0 : 1e-6f * (float)(i % 17));
+		vec_normalize(rows + i * 64, 64);
+	}
+	quantize_all(rows, 2000, 64, &codes, &scales);
+	for (size_t j = 0; j < 64; j++)
+		q[j % 33] = 0;
+	free(q);
+	q = xcalloc(64, sizeof(float));
+	memcpy(q, rows + 64, 64 * sizeof(float));
+	same = 1;
+	for (size_t i = 0; i < nisas; i++) {
+		if (vec_set_isa(isas[i]) != 0)
+			continue;
+		got = vec_topk(rows, 2000, 64, q, 50, 2, all);
+		got2 = vec_topk_q8(rows, codes, scales, 2000, 64, q, 50, 2,
+		    all2);
+		same &= got == 50 && got2 == 50 && same_hits(all, all2, 50, 1);
+	}
+	ok(same, "int8: near ties come back as the float scan orders them");
+	free(all);
+	free(all2);
+	free(q);
+	free(rows);
+	free(codes);
+	free(scales);
 }
 
 int
@@ -108,5 +318,7 @@ main(void)
 	    "ties go to the lower row");
 	free(rows);
 	free(q);
+	test_quantize();
+	test_q8(isas, RP_NELEM(isas));
 	return tap_done();
 }

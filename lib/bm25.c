@@ -1,0 +1,274 @@
+/* bm25: BM25 sums over capped postings; the cap; FTS5's IDF. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rp.h"
+#include "bm25.h"
+
+double
+bm25_idf(double nrows, double df)
+{
+	double idf = log((0.5 + nrows - df) / (0.5 + df));
+
+	return idf > 0 ? idf : 1e-6;
+}
+
+size_t
+bm25_cap_for(int64_t nchunks)
+{
+	return RP_MAX((size_t)BM25_CAP, (size_t)RP_MAX(nchunks, 0) /
+	    BM25_CAP_SHARE);
+}
+
+float
+bm25_impact(double f, double dl, double avgdl)
+{
+	if (f <= 0)
+		return 0;
+	return (float)(f * (BM25_K1 + 1) / (f + BM25_K1 * (1 - BM25_B +
+	    BM25_B * dl / (avgdl > 0 ? avgdl : 1))));
+}
+
+static int
+by_impact(const void *a, const void *b)
+{
+	const struct vindex_posting *x = a, *y = b;
+
+	if (x->impact != y->impact)
+		return x->impact > y->impact ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+static int
+by_row(const void *a, const void *b)
+{
+	const struct vindex_posting *x = a, *y = b;
+
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+size_t
+bm25_cap(struct vindex_posting *p, size_t n, size_t cap, float *cutoff)
+{
+	*cutoff = 0;
+	if (n <= cap)
+		return n;
+	qsort(p, n, sizeof(*p), by_impact);
+	*cutoff = p[cap - 1].impact;
+	qsort(p, cap, sizeof(*p), by_row);
+	return cap;
+}
+
+/* A before B in the result: higher score, then lower row. */
+static int
+better(const struct bm25_hit *a, const struct bm25_hit *b)
+{
+	return a->score > b->score || (a->score == b->score && a->row < b->row);
+}
+
+/* Offer HIT to the min-heap H of *N (at most K) hits, worst on top. */
+static void
+offer(struct bm25_hit *h, size_t *n, size_t k, struct bm25_hit hit)
+{
+	size_t i, c;
+
+	if (*n < k) {
+		for (i = (*n)++; i > 0 && better(&h[(i - 1) / 2], &hit);
+		    i = (i - 1) / 2)
+			h[i] = h[(i - 1) / 2];
+		h[i] = hit;
+		return;
+	}
+	if (!better(&hit, &h[0]))
+		return;
+	for (i = 0; (c = 2 * i + 1) < k; i = c) {
+		if (c + 1 < k && better(&h[c], &h[c + 1]))
+			c++;
+		if (!better(&hit, &h[c]))
+			break;
+		h[i] = h[c];
+	}
+	h[i] = hit;
+}
+
+static int
+cmp_hits(const void *a, const void *b)
+{
+	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/* A list's head in the merge: its current row. */
+struct head {
+	uint32_t	 row;
+	uint32_t	 list;
+};
+
+static void
+sift(struct head *q, size_t n, size_t i)
+{
+	struct head t;
+	size_t c;
+
+	for (; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && q[c + 1].row < q[c].row)
+			c++;
+		if (q[i].row <= q[c].row)
+			break;
+		t = q[i], q[i] = q[c], q[c] = t;
+	}
+}
+
+/* The impact of ROW in the full postings P[0..N), or 0. */
+static float
+lookup(const struct vindex_posting *p, size_t n, uint32_t row)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p[mid].row < row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && p[lo].row == row ? p[lo].impact : 0;
+}
+
+/* A merge of the lists' top postings by row, through a heap of heads. */
+struct merge {
+	const struct bm25_list *l;
+	size_t		 nl;
+	struct head	*q;
+	size_t		*at, nq;
+};
+
+static void
+merge_start(struct merge *m, const struct bm25_list *l, size_t nl)
+{
+	m->l = l;
+	m->nl = nl;
+	m->q = xreallocarray(NULL, RP_MAX(nl, (size_t)1), sizeof(*m->q));
+	m->at = xcalloc(RP_MAX(nl, (size_t)1), sizeof(*m->at));
+	m->nq = 0;
+	for (size_t i = 0; i < nl; i++)
+		if (l[i].ntop > 0)
+			m->q[m->nq++] = (struct head){ l[i].top[0].row,
+			    (uint32_t)i };
+	for (size_t i = m->nq; i-- > 0; )
+		sift(m->q, m->nq, i);
+}
+
+/*
+ * The next row of the merge into *ROW, with the sum of what the lists
+ * that have it give into *LOW and which those are into *SEEN; 0 at the
+ * end.
+ */
+static int
+merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen)
+{
+	size_t l;
+
+	if (m->nq == 0)
+		return 0;
+	*row = m->q[0].row;
+	*low = 0;
+	*seen = 0;
+	while (m->nq > 0 && m->q[0].row == *row) {
+		l = m->q[0].list;
+		*seen |= (uint64_t)1 << l;
+		*low += m->l[l].idf * m->l[l].top[m->at[l]++].impact;
+		if (m->at[l] < m->l[l].ntop)
+			m->q[0].row = m->l[l].top[m->at[l]].row;
+		else
+			m->q[0] = m->q[--m->nq];
+		sift(m->q, m->nq, 0);
+	}
+	return 1;
+}
+
+static void
+merge_end(struct merge *m)
+{
+	free(m->q);
+	free(m->at);
+}
+
+/* The exact score of ROW: its impact in each list's full postings. */
+static double
+score(const struct bm25_list *l, size_t nl, uint32_t row)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < nl; i++)
+		s += l[i].idf * lookup(l[i].all, l[i].nall, row);
+	return s;
+}
+
+static int
+cmp_row(const void *a, const void *b)
+{
+	const struct bm25_hit *x = a, *y = b;
+
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/*
+ * Two merges of the top postings.  The first takes the K rows of the
+ * best lower bounds and scores them exactly, which sets a bar the
+ * answer must clear from the start; the second scores exactly only the
+ * rows whose upper bound reaches the bar, which rises as it goes.
+ */
+size_t
+bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
+    struct bm25_hit *out, int *exact)
+{
+	struct merge m;
+	struct bm25_hit *h, *first, hit;
+	size_t n = 0, nf = 0;
+	double unseen = 0, miss, low;
+	uint64_t seen, capped = 0;
+
+	*exact = 1;
+	if (k == 0 || nlists == 0)
+		return 0;
+	nlists = RP_MIN(nlists, (size_t)64);
+	for (size_t i = 0; i < nlists; i++)
+		if (lists[i].cutoff > 0) {
+			capped |= (uint64_t)1 << i;
+			unseen += lists[i].idf * lists[i].cutoff;
+		}
+	h = xreallocarray(NULL, k, sizeof(*h));
+	first = xreallocarray(NULL, k, sizeof(*first));
+	merge_start(&m, lists, nlists);
+	while (merge_next(&m, &hit.row, &hit.score, &seen))
+		offer(first, &nf, k, hit);
+	merge_end(&m);
+	for (size_t i = 0; i < nf; i++) {
+		first[i].score = score(lists, nlists, first[i].row);
+		offer(h, &n, k, first[i]);
+	}
+	qsort(first, nf, sizeof(*first), cmp_row);
+	merge_start(&m, lists, nlists);
+	while (capped != 0 && merge_next(&m, &hit.row, &low, &seen)) {
+		/* Its bound: the cutoffs of the capped lists that lack it. */
+		miss = 0;
+		for (uint64_t b = capped & ~seen; b != 0; b &= b - 1)
+			miss += lists[__builtin_ctzll(b)].idf *
+			    lists[__builtin_ctzll(b)].cutoff;
+		if ((n == k && low + miss < h[0].score) || miss == 0 ||
+		    bsearch(&hit, first, nf, sizeof(*first), cmp_row) != NULL)
+			continue;
+		hit.score = score(lists, nlists, hit.row);
+		offer(h, &n, k, hit);
+	}
+	merge_end(&m);
+	/* A row no list read scores at most the sum of the cutoffs. */
+	if (unseen > 0 && (n < k || h[0].score <= unseen))
+		*exact = 0;
+	qsort(h, n, sizeof(*h), cmp_hits);
+	memcpy(out, h, n * sizeof(*out));
+	free(first);
+	free(h);
+	return n;
+}

@@ -1,0 +1,180 @@
+/* t-bm25: FTS5's IDF, impacts, the cap, and top-k sums over postings. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rp.h"
+#include "bm25.h"
+#include "tap.h"
+
+static uint64_t seed = 7;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)((seed >> 33) % n);
+}
+
+static int
+by_score(const void *a, const void *b)
+{
+	const struct bm25_hit *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Top-k the slow way: a score for every row, sorted. */
+static size_t
+brute(const struct bm25_list *l, size_t nl, uint32_t nrows, size_t k,
+    struct bm25_hit *out)
+{
+	struct bm25_hit *all = xcalloc(nrows, sizeof(*all));
+	char *seen = xcalloc(nrows, 1);
+	size_t n = 0;
+
+	for (uint32_t r = 0; r < nrows; r++)
+		all[r].row = r;
+	for (size_t i = 0; i < nl; i++)
+		for (size_t j = 0; j < l[i].nall; j++) {
+			all[l[i].all[j].row].score += l[i].idf *
+			    l[i].all[j].impact;
+			seen[l[i].all[j].row] = 1;
+		}
+	for (uint32_t r = 0; r < nrows; r++)
+		if (seen[r])
+			all[n++] = all[r];
+	qsort(all, n, sizeof(*all), by_score);
+	n = RP_MIN(n, k);
+	memcpy(out, all, n * sizeof(*out));
+	free(all);
+	free(seen);
+	return n;
+}
+
+/* N postings of distinct random rows below NROWS, sorted by row. */
+static struct vindex_posting *
+postings(size_t n, uint32_t nrows)
+{
+	struct vindex_posting *p = xcalloc(n, sizeof(*p));
+	char *used = xcalloc(nrows, 1);
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t r = rnd(nrows);
+
+		if (used[r])
+			continue;
+		used[r] = 1;
+		i++;
+	}
+	i = 0;
+	for (uint32_t r = 0; r < nrows; r++)
+		if (used[r])
+			p[i++] = (struct vindex_posting){ r,
+			    (float)(rnd(1000) + 1) / 500.0f };
+	free(used);
+	return p;
+}
+
+/* Are the K hits A those of B, rows and scores (to 1e-9)? */
+static int
+same(const struct bm25_hit *a, size_t na, const struct bm25_hit *b,
+    size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].row != b[i].row || fabs(a[i].score - b[i].score) > 1e-9)
+			return 0;
+	return 1;
+}
+
+/*
+ * Random questions of NL terms over NROWS rows, their lists capped at
+ * CAP (0: none), against brute force: when bm25_topk says exact, the
+ * same hits.  Counts the rounds said exact, and those that match.
+ */
+static void
+rounds(size_t cap, int *said, int *right, int *wrong_exact)
+{
+	struct bm25_list l[12];
+	struct vindex_posting *top[12];
+	struct bm25_hit a[300], b[300];
+	size_t na, nb;
+	int exact;
+
+	for (int round = 0; round < 40; round++) {
+		size_t nl = 1 + rnd(12), k = 1 + rnd(100);
+		uint32_t nrows = 200 + rnd(3000);
+
+		for (size_t i = 0; i < nl; i++) {
+			l[i].nall = rnd(i == 3 ? 1 : 600) % nrows;
+			l[i].all = postings(l[i].nall, nrows);
+			top[i] = xcalloc(l[i].nall + 1, sizeof(**top));
+			memcpy(top[i], l[i].all, l[i].nall * sizeof(**top));
+			l[i].top = top[i];
+			l[i].ntop = cap > 0 ? bm25_cap(top[i], l[i].nall, cap,
+			    &l[i].cutoff) : l[i].nall;
+			if (cap == 0)
+				l[i].cutoff = 0;
+			/* Rare terms weigh more, as IDF has it. */
+			l[i].idf = 12.0 / (1 + (double)l[i].nall / 60);
+		}
+		na = bm25_topk(l, nl, k, a, &exact);
+		nb = brute(l, nl, nrows, k, b);
+		*said += exact;
+		*right += same(a, na, b, nb);
+		*wrong_exact += exact && !same(a, na, b, nb);
+		for (size_t i = 0; i < nl; i++) {
+			free((void *)l[i].all);
+			free(top[i]);
+		}
+	}
+}
+
+int
+main(void)
+{
+	struct vindex_posting p[6] = { { 1, 0.5f }, { 3, 2.0f }, { 4, 1.0f },
+	    { 7, 2.0f }, { 8, 0.1f }, { 9, 1.5f } };
+	struct bm25_list l[2];
+	struct bm25_hit a[10];
+	float cut;
+	size_t n;
+	int said = 0, right = 0, wrong = 0, exact;
+
+	ok(fabs(bm25_idf(1000, 10) - log(990.5 / 10.5)) < 1e-12,
+	    "idf: ln((N - n + 0.5) / (n + 0.5))");
+	ok(bm25_idf(10, 9) == 1e-6, "idf: a term in most rows weighs 1e-6");
+	ok(fabs(bm25_impact(2, 100, 100) - 2 * 2.2 / 3.2) < 1e-6,
+	    "impact: f (k1 + 1) / (f + k1) at the average length");
+	ok(bm25_impact(1, 50, 100) > bm25_impact(1, 200, 100),
+	    "impact: shorter rows weigh more");
+	is_int(bm25_impact(0, 10, 10), 0, "impact: no occurrence, nothing");
+	is_int(bm25_cap_for(1000), BM25_CAP, "cap: at least BM25_CAP");
+	is_int(bm25_cap_for(1600000), 100000, "cap: or a 16th of the chunks");
+
+	n = bm25_cap(p, 6, 3, &cut);
+	ok(n == 3 && p[0].row == 3 && p[1].row == 7 && p[2].row == 9 &&
+	    cut == 1.5f, "cap: the highest impacts kept, by row; the cutoff");
+	ok(bm25_cap(p, 3, 10, &cut) == 3 && cut == 0, "cap: fewer than the "
+	    "cap are all kept, no cutoff");
+
+	rounds(0, &said, &right, &wrong);
+	ok(said == 40 && right == 40, "uncapped lists: exact, as brute force "
+	    "(%d of 40)", right);
+	said = right = wrong = 0;
+	rounds(40, &said, &right, &wrong);
+	ok(wrong == 0 && said > 0, "capped lists: said exact %d times of 40, "
+	    "never wrongly; %d as brute force", said, right);
+	ok(right >= said, "capped lists: every exact answer is right");
+
+	is_int(bm25_topk(l, 0, 10, a, &exact), 0, "no lists, no hits");
+	l[0] = (struct bm25_list){ p, 0, p, 0, 0, 1 };
+	is_int(bm25_topk(l, 1, 10, a, &exact), 0, "empty lists, no hits");
+	is_int(bm25_topk(l, 1, 0, a, &exact), 0, "k = 0");
+	return tap_done();
+}
