@@ -121,6 +121,19 @@ vector_store() {
 	assert_equal "$(jq -r '[.doc, (.scores | keys | join(","))] | @tsv' <<<"$output")" "docs/boiler.html	vector"
 }
 
+@test "rag-query: scores.vector is the similarity to the question as asked, feedback or not" {
+	vector_store
+	# Feedback moves a question toward its best hits, so that even
+	# nonsense ends up near them; the score shown is not moved.
+	run -0 rag-query -d "$DB" --mode vector -k 3 zzzzqqq
+	assert_equal "$(jq -s 'map(.scores.vector | fabs < 0.1) | all' <<<"$output")" true
+	assert_equal "$(jq -s 'map(.score > 0.2) | all' <<<"$output")" true
+	run -0 rag-query -d "$DB" --mode vector -k 1 "boiler pressure"
+	assert_equal "$(jq '.scores.vector > 0.3' <<<"$output")" true
+	run -0 rag-query -d "$DB" --mode hybrid -k 1 "boiler pressure"
+	assert_equal "$(jq '.scores.vector > 0.3' <<<"$output")" true
+}
+
 @test "rag-query: --filter applies to the vector leg too" {
 	vector_store
 	run -0 rag-query -d "$DB" --mode vector --filter 'docs/sub/*' -k 50 "rent lease boiler bread"
