@@ -318,6 +318,15 @@ struct pooled {
 	float		 asked;		/* with the question as asked */
 };
 
+/* Float row I of the vectors (vec_row_fn): read apart when scanned as int8. */
+static const float *
+row_of(void *arg, size_t i)
+{
+	struct query *qy = arg;
+
+	return store_vector_row(qy->store, &qy->vecs, i);
+}
+
 /*
  * The WANT best rows for the question's vector in qy->qv, with
  * --filter applied, best first, into *POOL; returns how many.
@@ -337,7 +346,7 @@ vector_scan(struct query *qy, size_t want, struct pooled **pool)
 	hits = xreallocarray(NULL, RP_MAX(scan, (size_t)1), sizeof(*hits));
 	/* The same hits either way: the int8 scan reads fewer bytes. */
 	if (qy->vecs.codes != NULL)
-		got = vec_topk_q8(qy->vecs.rows, qy->vecs.codes,
+		got = vec_topk_q8(qy->vecs.rows, row_of, qy, qy->vecs.codes,
 		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, scan, 0,
 		    hits);
 	else
@@ -422,7 +431,7 @@ feedback(struct query *qy, struct cand *c, size_t n)
 	for (size_t i = 0; i < n && used < FB_DOCS; i++) {
 		if ((row = vec_row(&qy->vecs, c[i].id)) < 0)
 			continue;
-		r = qy->vecs.rows + (size_t)row * qy->dim;
+		r = row_of(qy, (size_t)row);
 		for (size_t d = 0; d < qy->dim; d++)
 			mean[d] += r[d];
 		used++;
@@ -455,7 +464,7 @@ rerank(struct query *qy, struct pooled *pool, size_t np, size_t depth,
 		if ((*c)[i].leg_rank[LEG_BM25] == 0 ||
 		    (row = vec_row(&qy->vecs, (*c)[i].id)) < 0)
 			continue;
-		r = qy->vecs.rows + (size_t)row * qy->dim;
+		r = row_of(qy, (size_t)row);
 		pool[m].id = (*c)[i].id;
 		pool[m].row = row;
 		pool[m++].asked = vec_dot(qy->q0, r, qy->dim);
@@ -465,8 +474,8 @@ rerank(struct query *qy, struct pooled *pool, size_t np, size_t depth,
 		if (k == 0 || pool[i].id != pool[k - 1].id)
 			pool[k++] = pool[i];
 	for (size_t i = 0; i < k; i++)
-		pool[i].score = vec_dot(qy->qv, qy->vecs.rows +
-		    (size_t)pool[i].row * qy->dim, qy->dim);
+		pool[i].score = vec_dot(qy->qv, row_of(qy,
+		    (size_t)pool[i].row), qy->dim);
 	rp_sort(pool, k, sizeof(*pool), cmp_pooled_score);
 	vector_cands(pool, k, depth, c, n);
 	free(pool);

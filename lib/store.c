@@ -1980,6 +1980,14 @@ store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
 	return 0;
 }
 
+const float *
+store_vector_row(struct store *s, const struct store_vectors *v, size_t i)
+{
+	if (v->mapped && v->codes != NULL && s->vi != NULL)
+		return vindex_row(s->vi, i);
+	return v->rows + i * v->dim;
+}
+
 int
 store_sync_vectors(struct store *s, struct rp_err *err)
 {

@@ -297,6 +297,14 @@ int		 store_cache_put(struct store *s, const char *model,
 int		 store_vectors(struct store *s, struct store_vectors *v,
 		    struct rp_err *err);
 /*
+ * Float row I of the vectors store_vectors gave as V: read apart from
+ * the mapping when the scan reads the int8 copy and only a few float
+ * rows are wanted (vindex_row), else V's own.  Valid until store_close;
+ * not for use by two threads at once.
+ */
+const float	*store_vector_row(struct store *s,
+		    const struct store_vectors *v, size_t i);
+/*
  * Record how the vector file represents the vectors (vindex.h): "auto"
  * (the default), "none" or "int8"; a file built for another setting is
  * stale.  In the open write transaction; 0 or -1.

@@ -546,9 +546,9 @@ quantize_query(const float *q, size_t dim, size_t stride, int16_t *q16,
 }
 
 size_t
-vec_topk_q8(const float *rows, const int8_t *codes, const float *scales,
-    size_t n, size_t dim, const float *q, size_t k, unsigned threads,
-    struct vec_hit *out)
+vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
+    const int8_t *codes, const float *scales, size_t n, size_t dim,
+    const float *q, size_t k, unsigned threads, struct vec_hit *out)
 {
 	size_t stride = VEC_Q8_STRIDE(dim), m = 0, nc = 0, got;
 	struct query qy = { .dot_q8 = dot_q8(), .scales = scales };
@@ -591,8 +591,9 @@ vec_topk_q8(const float *rows, const int8_t *codes, const float *scales,
 			if (cand[i].upper < bar)
 				continue;
 			hits[nc].row = cand[i].row;
-			hits[nc++].score = vec_dot(rows + (size_t)cand[i].row *
-			    dim, q, dim);
+			hits[nc++].score = vec_dot(row != NULL ? row(arg,
+			    cand[i].row) : rows + (size_t)cand[i].row * dim, q,
+			    dim);
 		}
 		free(cand);
 	}

@@ -64,15 +64,21 @@ unsigned	vec_threads(void);
  */
 float		vec_quantize(const float *v, size_t dim, int8_t *code,
 		    size_t stride);
+/* Float row I of those ARG stands for (vec_topk_q8). */
+typedef const float *(*vec_row_fn)(void *arg, size_t i);
+
 /*
  * The K rows with the highest dot product with Q, exactly as vec_topk
  * finds them (the same rows, scores and order), found through the int8
  * CODES (N rows of VEC_Q8_STRIDE(DIM) bytes, as vec_quantize makes
- * them) and their SCALES, and then the float ROWS of the few that may
- * be among the best.  Returns min(K, N).
+ * them) and their SCALES, and then the float rows of the few that may
+ * be among the best: ROW(ARG, i) when ROW is set, else ROWS + i * DIM.
+ * (ROWS must be whole either way: a question with a value that is not
+ * finite is searched there with vec_topk.)  Returns min(K, N).
  */
-size_t		vec_topk_q8(const float *rows, const int8_t *codes,
-		    const float *scales, size_t n, size_t dim, const float *q,
-		    size_t k, unsigned threads, struct vec_hit *out);
+size_t		vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
+		    const int8_t *codes, const float *scales, size_t n,
+		    size_t dim, const float *q, size_t k, unsigned threads,
+		    struct vec_hit *out);
 
 #endif /* VEC_H */

@@ -62,10 +62,23 @@ struct term {
 	uint32_t	pad;
 };
 
+/*
+ * The most bytes of rows vindex_row reads a process.  A question wants
+ * a few hundred rows; a process that answers many soon wants more rows
+ * than the float section has 2 MiB pieces, and then mapping them once
+ * costs less than reading each row, and memory stays bounded.
+ */
+#define ROW_BUDGET	((size_t)4 << 20)
+
 struct vindex {
 	void		*map;
 	size_t		 len;
 	const struct header *h;
+	int		 fd;		/* for vindex_row */
+	/* vindex_row's rows: open addressing on the row number + 1. */
+	uint64_t	*keys;
+	float		**vals;
+	size_t		 cap, used;
 };
 
 /* Where a section of SIZE bytes after OFF starts: large ones on 2 MiB. */
@@ -184,16 +197,17 @@ vindex_open(const char *path, const struct vindex_meta *want,
 		return NULL;
 	}
 	map = map_aligned(fd, (size_t)h.size);
-	close(fd);
 	if (map == MAP_FAILED) {
 		rp_err_set(err, RP_EXIT_IO, "%s: mmap: %s", path,
 		    strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	v = xcalloc(1, sizeof(*v));
 	v->map = map;
 	v->len = (size_t)h.size;
 	v->h = map;
+	v->fd = fd;
 	return v;
 }
 
@@ -202,8 +216,63 @@ vindex_close(struct vindex *v)
 {
 	if (v == NULL)
 		return;
+	for (size_t i = 0; i < v->cap; i++)
+		free(v->vals[i]);
+	free(v->keys);
+	free(v->vals);
+	close(v->fd);
 	munmap(v->map, v->len);
 	free(v);
+}
+
+/* The slot of KEY in the cache of V: where it is, or where it goes. */
+static size_t
+slot(const struct vindex *v, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15u) & (v->cap - 1);
+
+	while (v->keys[i] != 0 && v->keys[i] != key)
+		i = (i + 1) & (v->cap - 1);
+	return i;
+}
+
+const float *
+vindex_row(struct vindex *v, size_t i)
+{
+	size_t bytes = v->h->dim * sizeof(float), j, cap;
+	const float *mapped = vindex_rows(v) + i * v->h->dim;
+	uint64_t *keys;
+	float **vals, *row;
+
+	if (v->cap > 0 && v->keys[j = slot(v, i + 1)] != 0)
+		return v->vals[j];
+	if ((v->used + 1) * bytes > ROW_BUDGET)
+		return mapped;
+	row = xreallocarray(NULL, v->h->dim, sizeof(float));
+	if (pread(v->fd, row, bytes, (off_t)(v->h->rows_off + i * bytes)) !=
+	    (ssize_t)bytes) {
+		free(row);
+		return mapped;
+	}
+	if (2 * (v->used + 1) > v->cap) {	/* at most half full */
+		keys = v->keys, vals = v->vals, cap = v->cap;
+		v->cap = cap ? 2 * cap : 256;
+		v->keys = xcalloc(v->cap, sizeof(*v->keys));
+		v->vals = xcalloc(v->cap, sizeof(*v->vals));
+		for (size_t k = 0; k < cap; k++)
+			if (keys[k] != 0) {
+				j = slot(v, keys[k]);
+				v->keys[j] = keys[k];
+				v->vals[j] = vals[k];
+			}
+		free(keys);
+		free(vals);
+	}
+	j = slot(v, i + 1);
+	v->keys[j] = i + 1;
+	v->vals[j] = row;
+	v->used++;
+	return row;
 }
 
 static const void *

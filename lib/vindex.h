@@ -108,6 +108,18 @@ const float	*vindex_scales(const struct vindex *v);
 /* The number of chunks in the store. */
 int64_t		 vindex_nchunks(const struct vindex *v);
 /*
+ * Float row I (I < vindex_count), read from the file with pread the
+ * first time and kept until vindex_close, instead of touched through
+ * the mapping.  A query re-scores a few hundred rows scattered over the
+ * float section; through the mapping each would fault in a page-table
+ * entry of its own (mostly a 2 MiB one), which costs more than reading
+ * the row (tests/bench/RESULTS.md).  Past 4 MiB of rows read so, or
+ * when the read fails, the row is the mapping's: a process that answers
+ * many questions soon has the whole section mapped, and its memory stays
+ * bounded.  Not for use by two threads at once.
+ */
+const float	*vindex_row(struct vindex *v, size_t i);
+/*
  * In how many chunks TERM[0..N) occurs (0 when in none), found by
  * binary search in the mapped term table: no I/O beyond the pages it
  * touches.

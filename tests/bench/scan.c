@@ -5,6 +5,7 @@
  * the full-text leg bounded and exact.
  *
  * usage: scan db questions outdir
+ *        scan -f db [question]
  *
  * Each question is embedded as rag-query embeds it (the store's model,
  * its query prefix, IDF weights), then every variant runs once a
@@ -13,6 +14,13 @@
  * writes OUTDIR/qv.f32 (the question vectors, float32, one row a
  * question) and OUTDIR/exact.txt (the exact top-10 rows a question) for
  * the references (refs.py).
+ *
+ * With -f, the process floor: open the store and map its vectors as
+ * rag-query does, read the bytes a vector query scans (the int8 codes
+ * and scales when the file has them, else the float rows) once on
+ * every CPU, and exit.  Run as a whole process (bexec lat) beside
+ * rag-query, it is what a query cannot do faster: start, map, and read
+ * the vectors from a cold mapping.  The question is ignored.
  */
 #include <math.h>
 #include <pthread.h>
@@ -242,6 +250,27 @@ static const char *const vname[NV] = {
 	"floor_q8_2t", "q8_1t", "q8_2t", "bm25_exact", "bm25_bounded",
 };
 
+/* scan -f: the process floor (above). */
+static int
+process_floor(const char *db)
+{
+	struct store_vectors v;
+	struct rp_err err;
+	struct store *s;
+
+	if ((s = store_open(db, STORE_READONLY, &err)) == NULL ||
+	    store_vectors(s, &v, &err) != 0)
+		rp_die(RP_EXIT_IO, "%s", err.msg);
+	if (v.codes != NULL)
+		floor_scan2(v.codes, v.n * VEC_Q8_STRIDE(v.dim), v.scales,
+		    v.n * sizeof(float), vec_threads());
+	else
+		floor_scan(v.rows, v.n * v.dim * sizeof(float),
+		    vec_threads());
+	store_close(s);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -262,6 +291,8 @@ main(int argc, char *argv[])
 	FILE *f, *qf, *xf;
 
 	rp_init(argv[0]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "-f") == 0)
+		return process_floor(argv[2]);
 	if (argc != 4)
 		rp_die(RP_EXIT_USAGE, "usage: scan db questions outdir");
 	if ((c.s = store_open(argv[1], STORE_READONLY, &err)) == NULL ||
@@ -332,7 +363,7 @@ main(int argc, char *argv[])
 				break;
 			case Q81:
 			case Q82:
-				vec_topk_q8(v.rows, codes, scales, v.n, v.dim,
+				vec_topk_q8(v.rows, NULL, NULL, codes, scales, v.n, v.dim,
 				    qv, K, i == Q81 ? 1 : 2, hq);
 				break;
 			case BM25X:

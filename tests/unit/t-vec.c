@@ -117,6 +117,21 @@ same_hits(const struct vec_hit *a, const struct vec_hit *b, size_t n,
 	return 1;
 }
 
+/* A row function over a copy of the rows that counts its calls. */
+struct fetch {
+	const float	*copy;
+	size_t		 dim, calls;
+};
+
+static const float *
+fetch_row(void *arg, size_t i)
+{
+	struct fetch *f = arg;
+
+	f->calls++;
+	return f->copy + i * f->dim;
+}
+
 /*
  * int8 search is exact: the same rows, scores and order as the float
  * scan, on every ISA and thread count, for dimensions that are not
@@ -142,7 +157,7 @@ test_q8(const char *const *isas, size_t nisas)
 				continue;
 			for (unsigned t = 1; t <= 3; t++) {
 				got = vec_topk(rows, n, dims[d], q, 40, t, a);
-				got2 = vec_topk_q8(rows, codes, scales, n,
+				got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, n,
 				    dims[d], q, 40, t, b);
 				same &= got == 40 && got2 == 40 &&
 				    same_hits(a, b, 40, 1);
@@ -171,7 +186,7 @@ test_q8(const char *const *isas, size_t nisas)
 			vec_normalize(q, 384);
 			for (size_t k = 10; k <= 100; k += 90) {
 				got = vec_topk(rows, n, 384, q, k, 0, a);
-				got2 = vec_topk_q8(rows, codes, scales, n, 384,
+				got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, n, 384,
 				    q, k, 0, b);
 				same &= got == k && got2 == k &&
 				    same_hits(a, b, k, 1);
@@ -182,11 +197,30 @@ test_q8(const char *const *isas, size_t nisas)
 		    "float ones for 40 questions", isas[i]);
 	}
 
+	/* The float rows through a row function: only the few re-scored. */
+	{
+		struct fetch f = { xreallocarray(NULL, n, 384 *
+		    sizeof(float)), 384, 0 };
+
+		vec_set_isa("generic");
+		memcpy((float *)f.copy, rows, n * 384 * sizeof(float));
+		q = unit_rows(1, 384, 0);
+		got = vec_topk(rows, n, 384, q, 10, 0, a);
+		got2 = vec_topk_q8(rows, fetch_row, &f, codes, scales, n, 384,
+		    q, 10, 0, b);
+		ok(got == 10 && got2 == 10 && same_hits(a, b, 10, 1) &&
+		    f.calls >= 10 && f.calls < n / 10, "int8 with a row "
+		    "function: the same hits, %zu of %zu rows read", f.calls,
+		    n);
+		free(q);
+		free((float *)f.copy);
+	}
+
 	/* Edges: k > n, no rows, a zero question, a NaN in it. */
 	vec_set_isa("generic");
-	got = vec_topk_q8(rows, codes, scales, 5, 384, rows, 10, 0, b);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 5, 384, rows, 10, 0, b);
 	ok(got == 5 && b[0].row == 0, "int8: k larger than n gives n");
-	is_int(vec_topk_q8(rows, codes, scales, 0, 384, rows, 10, 0, b), 0,
+	is_int(vec_topk_q8(rows, NULL, NULL, codes, scales, 0, 384, rows, 10, 0, b), 0,
 	    "int8: no rows");
 	free(rows);
 	free(codes);
@@ -196,13 +230,13 @@ test_q8(const char *const *isas, size_t nisas)
 	q = xcalloc(33, sizeof(float));
 	all = xcalloc(500, sizeof(*all));
 	all2 = xcalloc(500, sizeof(*all2));
-	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 3, 0, b);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 3, 0, b);
 	first = got == 3 && b[0].row == 0 && b[1].row == 1 && b[2].row == 2 &&
 	    b[0].score == 0;
 	ok(first, "int8: a zero question scores every row 0, lowest rows first");
 	for (size_t i = 0; i < 33; i++)
 		q[i] = -rows[7 * 33 + i];
-	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 500, 0, all);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 500, 0, all);
 	got2 = vec_topk(rows, 500, 33, q, 500, 0, all2);
 	ok(got == 500 && got2 == 500 && same_hits(all, all2, 500, 1) &&
 	    all[499].row == 7, "int8: every row, the opposite one last");
@@ -212,7 +246,7 @@ test_q8(const char *const *isas, size_t nisas)
 			zeros &= all[i].score == 0;
 	ok(zeros, "int8: zero rows score 0");
 	q[4] = NAN;
-	got = vec_topk_q8(rows, codes, scales, 500, 33, q, 5, 0, b);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 5, 0, b);
 	got2 = vec_topk(rows, 500, 33, q, 5, 0, a);
 	nan = got == got2;
 	ok(nan, "int8: a question with NaN falls back to the float scan");
@@ -239,7 +273,7 @@ test_q8(const char *const *isas, size_t nisas)
 		if (vec_set_isa(isas[i]) != 0)
 			continue;
 		got = vec_topk(rows, 2000, 64, q, 50, 2, all);
-		got2 = vec_topk_q8(rows, codes, scales, 2000, 64, q, 50, 2,
+		got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, 2000, 64, q, 50, 2,
 		    all2);
 		same &= got == 50 && got2 == 50 && same_hits(all, all2, 50, 1);
 	}

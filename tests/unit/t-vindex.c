@@ -220,6 +220,19 @@ main(void)
 	    "large sections are 2 MiB aligned in memory");
 	is_int(vindex_term_df(v, "zebra", 5), 100, "its terms");
 	ok(postings_ok(v, 3), "and postings");
+	/* Rows read apart: the first 4 MiB of them, in the order asked. */
+	same = 1;
+	for (size_t i = 0; i < 1500; i++) {
+		size_t r = (i * 7919) % 1500;
+		const float *p = vindex_row(v, r), *mapped = vindex_rows(v) +
+		    r * 1024;
+
+		same &= memcmp(p, mapped, 1024 * sizeof(float)) == 0 &&
+		    (i < 1024 ? p != mapped : p == mapped) &&
+		    vindex_row(v, r) == p;
+	}
+	ok(same, "vindex_row: every row as mapped; the first 1024 of 4 KiB "
+	    "read apart and kept, the rest the mapping's");
 	vindex_close(v);
 
 	/* Damaged files are refused, never read past. */
