@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -254,20 +256,77 @@ forward_signals(int on)
 	}
 }
 
+/* The exit status of a process waited for, as a shell gives it. */
+static int
+reap(pid_t pid, int *sig)
+{
+	int ws;
+
+	while (waitpid(pid, &ws, 0) < 0)
+		if (errno != EINTR)
+			return RP_EXIT_FAIL;
+	*sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/*
+ * Wait until the stage PID, writing into pipe FD, has written something
+ * (1) or has ended without a word (0, with its status in *CODE), so
+ * that the next stage starts only when there is something to read or
+ * the end is clean: a store that cannot be opened must not also be
+ * told as "no answer".
+ */
+static int
+first_output(int fd, pid_t pid, int *code, int *sig)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	int avail = 0;
+
+	for (;;) {
+		if (poll(&pf, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;	/* cannot tell: let the next one read */
+		}
+		if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
+			return 1;
+		if (pf.revents & (POLLHUP | POLLERR | POLLNVAL))
+			break;
+	}
+	*code = reap(pid, sig);
+	return 0;
+}
+
 /*
  * Run the N stages joined by pipes and wait for all of them.  The first
  * stage (in pipeline order) that fails sets the status, and is named.
+ * With GATE, the second stage starts only once the first has written
+ * something or ended well (first_output), and not at all when the
+ * first fails without a word.
  */
 static int
-run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
+run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n,
+    int gate)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid[8];
-	int in = -1, p[2], status = 0, ws, code[8] = { 0 }, sig[8] = { 0 }, e;
+	int in = -1, p[2], status = 0, code[8] = { 0 }, sig[8] = { 0 }, e;
+	int reaped[8] = { 0 };
 	char *path;
 
 	forward_signals(1);
 	for (size_t i = 0; i < n; i++) {
+		if (gate && i == 1 && pid[0] > 0 && first_output(in, pid[0],
+		    &code[0], &sig[0]) == 0) {
+			reaped[0] = 1;
+			running[0] = -1;
+			if (code[0] != 0) {	/* the rest are not run */
+				close(in);
+				for (size_t j = i; j < n; j++)
+					pid[j] = -1;
+				break;
+			}
+		}
 		p[0] = p[1] = -1;
 		if (i + 1 < n && pipe(p) != 0)
 			rp_die(RP_EXIT_FAIL, "%s: pipe: %s", cmd,
@@ -302,12 +361,9 @@ run_pipeline(const char *argv0, const char *cmd, struct args *st, size_t n)
 		in = p[0];
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (pid[i] < 0)
+		if (pid[i] < 0 || reaped[i])
 			continue;
-		while (waitpid(pid[i], &ws, 0) < 0 && errno == EINTR)
-			;
-		code[i] = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-		sig[i] = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+		code[i] = reap(pid[i], &sig[i]);
 		running[i] = -1;
 	}
 	forward_signals(0);
@@ -499,7 +555,7 @@ cmd_add(int argc, char **argv, const char *argv0)
 	}
 	for (; i < argc; i++)
 		args_add(&st[0], argv[i]);
-	rc = run_pipeline(argv0, "add", st, 3);
+	rc = run_pipeline(argv0, "add", st, 3, 0);
 	for (i = 0; i < 3; i++)
 		args_free(&st[i]);
 	return rc;
@@ -567,7 +623,7 @@ cmd_ask(int argc, char **argv, const char *argv0)
 		args_add(&st[0], buf_str(&q));
 	}
 	buf_release(&q);
-	rc = run_pipeline(argv0, "ask", st, 2);
+	rc = run_pipeline(argv0, "ask", st, 2, 1);
 	for (i = 0; i < 2; i++)
 		args_free(&st[i]);
 	return rc;

@@ -100,6 +100,18 @@ load helpers
 	assert_equal "$stderr" ""
 }
 
+@test "rag ask: a store that cannot be opened is an error, not also no answer" {
+	run -74 --separate-stderr rag ask -d "$T/none.db" "when does the lease end"
+	assert_equal "$output" ""
+	assert_equal "${stderr_lines[0]}" "rag-query: $T/none.db: cannot open store: No such file or directory"
+	assert_equal "${stderr_lines[1]}" "rag: ask: rag-query failed (exit status 74)"
+	# Questions on stdin: the answers still stream as the hits come.
+	cp -r "$FIXTURES/docs" notes
+	rag add -d "$DB" notes
+	run -0 --separate-stderr rag ask -d "$DB" <<<"when does the lease end"
+	assert_line --index 0 "The lease ends on 31 May 2027 [1]."
+}
+
 @test "rag add: a stage that cannot be started is exit 69, named" {
 	mkdir bin
 	cp "$RAG_BUILD/rag" "$RAG_BUILD/rag-ingest" "$RAG_BUILD/rag-embed" bin/
