@@ -57,6 +57,15 @@ Sources:
 	assert_equal "${lines[0]}" "The boiler pressure is checked by the engineer for each of the… [1] The boiler pressure should stay between 1 and 1.5 bar [1]."
 }
 
+@test "rag-answer: a sentence an example set apart is joined again, cited at its start" {
+	hit fmt.5 $'Deletions\n\n{"op":"delete","doc":"notes/old.md"}\n\nremoves a document and everything derived from it from the store.\n\nA delete costs work in proportion to the document.' \
+	    "how do I delete a document from the store" >"$T/in"
+	run -0 rag-answer --sentences 1 <"$T/in"
+	assert_equal "${lines[0]}" '{"op":"delete","doc":"notes/old.md"} removes a document and everything derived from it from the store [1].'
+	run -0 rag-answer --json --sentences 1 <"$T/in"
+	assert_equal "$(jq -c '.citations[0] | [.doc, .line]' <<<"$output")" '["fmt.5",3]'
+}
+
 @test "rag-answer: sentences keep source order and text order, sources numbered as cited" {
 	{
 		hit a.md "Intro text here. The boiler is old." "boiler pressure" '{start: 100, line: 5}'

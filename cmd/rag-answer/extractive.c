@@ -457,6 +457,33 @@ flush_para(struct split *sp)
 	sp->list = 0;
 }
 
+/*
+ * 1 if the first line after the blank one that ends at T[LE] is text
+ * that begins in lower case: the rest of a sentence whose start an
+ * example set apart, as in a man page's
+ *
+ *	{"op":"delete","doc":"notes/old.md"}
+ *
+ *	removes a document and everything derived from it.
+ */
+static int
+continues(const char *t, size_t len, size_t le)
+{
+	size_t ls, skip;
+	const char *nl;
+
+	for (ls = le + 1; ls < len; ls = (size_t)(nl - t) + 1) {
+		nl = memchr(t + ls, '\n', len - ls);
+		if (nl == NULL)
+			nl = t + len;
+		if (line_kind(t + ls, (size_t)(nl - t) - ls, &skip) == L_BLANK)
+			continue;
+		return line_kind(t + ls, (size_t)(nl - t) - ls, &skip) ==
+		    L_TEXT && t[ls + skip] >= 'a' && t[ls + skip] <= 'z';
+	}
+	return 0;
+}
+
 /* Split hit H (number HIT of its group) into the sentences of PL. */
 static void
 split_hit(struct pool *pl, const struct hit *h, size_t hit)
@@ -494,6 +521,14 @@ split_hit(struct pool *pl, const struct hit *h, size_t hit)
 		if (k == L_UNDERLINE && sp.ss != NONE &&
 		    sp.ssline + 1 == sp.lineno)
 			sp.ss = NONE;	/* a setext heading */
+		/*
+		 * An unended sentence that does not lead into a list goes
+		 * on past a blank line to text in lower case.
+		 */
+		if (k == L_BLANK && sp.ss != NONE && !sp.list &&
+		    !leads_on(sp.t + sp.ss, sp.se - sp.ss) &&
+		    continues(sp.t, sp.len, le))
+			continue;
 		if (k != L_TEXT)
 			flush_para(&sp);
 		if (k == L_ITEM)
