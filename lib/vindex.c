@@ -69,6 +69,7 @@ struct term {
  * costs less than reading each row, and memory stays bounded.
  */
 #define ROW_BUDGET	((size_t)4 << 20)
+#define ROW_STEP	((size_t)256 << 10)
 
 struct vindex {
 	void		*map;
@@ -77,8 +78,10 @@ struct vindex {
 	int		 fd;		/* for vindex_row */
 	/* vindex_row's rows: open addressing on the row number + 1. */
 	uint64_t	*keys;
-	float		**vals;
+	float		**vals;		/* into the arena */
 	size_t		 cap, used;
+	char		*arena;		/* ROW_BUDGET bytes, mapped */
+	size_t		 filled;	/* of which this much is populated */
 };
 
 /* Where a section of SIZE bytes after OFF starts: large ones on 2 MiB. */
@@ -216,13 +219,44 @@ vindex_close(struct vindex *v)
 {
 	if (v == NULL)
 		return;
-	for (size_t i = 0; i < v->cap; i++)
-		free(v->vals[i]);
+	if (v->arena != NULL)
+		munmap(v->arena, ROW_BUDGET);
 	free(v->keys);
 	free(v->vals);
 	close(v->fd);
 	munmap(v->map, v->len);
 	free(v);
+}
+
+/*
+ * Room for the next row of BYTES that vindex_row keeps, in one mapping
+ * of ROW_BUDGET bytes: filled in steps of ROW_STEP bytes at once
+ * (MADV_POPULATE_WRITE), since a fault for each fresh page, a few
+ * hundred a question, cost as much again as reading the rows.  NULL
+ * when there is no room for a mapping.
+ */
+static float *
+arena_row(struct vindex *v, size_t bytes)
+{
+	size_t need = (v->used + 1) * bytes, step;
+
+	if (v->arena == NULL) {
+		v->arena = mmap(NULL, ROW_BUDGET, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (v->arena == MAP_FAILED) {
+			v->arena = NULL;
+			return NULL;
+		}
+	}
+	if (need > v->filled) {
+		step = RP_MIN(ALIGN(need, ROW_STEP), ROW_BUDGET);
+#ifdef MADV_POPULATE_WRITE
+		madvise(v->arena + v->filled, step - v->filled,
+		    MADV_POPULATE_WRITE);	/* else the touch faults */
+#endif
+		v->filled = step;
+	}
+	return (float *)(v->arena + v->used * bytes);
 }
 
 /* The slot of KEY in the cache of V: where it is, or where it goes. */
@@ -248,12 +282,9 @@ vindex_row(struct vindex *v, size_t i)
 		return v->vals[j];
 	if ((v->used + 1) * bytes > ROW_BUDGET)
 		return mapped;
-	row = xreallocarray(NULL, v->h->dim, sizeof(float));
-	if (pread(v->fd, row, bytes, (off_t)(v->h->rows_off + i * bytes)) !=
-	    (ssize_t)bytes) {
-		free(row);
+	if ((row = arena_row(v, bytes)) == NULL || pread(v->fd, row, bytes,
+	    (off_t)(v->h->rows_off + i * bytes)) != (ssize_t)bytes)
 		return mapped;
-	}
 	if (2 * (v->used + 1) > v->cap) {	/* at most half full */
 		keys = v->keys, vals = v->vals, cap = v->cap;
 		v->cap = cap ? 2 * cap : 256;

@@ -113,7 +113,8 @@ int64_t		 vindex_nchunks(const struct vindex *v);
  * the mapping.  A query re-scores a few hundred rows scattered over the
  * float section; through the mapping each would fault in a page-table
  * entry of its own (mostly a 2 MiB one), which costs more than reading
- * the row (tests/bench/RESULTS.md).  Past 4 MiB of rows read so, or
+ * the row (tests/bench/RESULTS.md).  The rows are kept in one mapping
+ * filled 256 KiB at a time.  Past 4 MiB of rows read so, or
  * when the read fails, the row is the mapping's: a process that answers
  * many questions soon has the whole section mapped, and its memory stays
  * bounded.  Not for use by two threads at once.
