@@ -399,22 +399,6 @@ cmp_pooled_score(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The row of chunk ID in the vectors (sorted by id), or -1. */
-static long
-vec_row(const struct store_vectors *v, int64_t id)
-{
-	size_t lo = 0, hi = v->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (v->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < v->n && v->ids[lo] == id ? (long)lo : -1;
-}
-
 /*
  * Move the question's vector toward the vectors of the first FB_DOCS
  * candidates C (best first), then forget the vector leg's ranks, so
@@ -429,7 +413,7 @@ feedback(struct query *qy, struct cand *c, size_t n)
 	long row;
 
 	for (size_t i = 0; i < n && used < FB_DOCS; i++) {
-		if ((row = vec_row(&qy->vecs, c[i].id)) < 0)
+		if ((row = rp_find_id(qy->vecs.ids, qy->vecs.n, c[i].id)) < 0)
 			continue;
 		r = row_of(qy, (size_t)row);
 		for (size_t d = 0; d < qy->dim; d++)
@@ -462,7 +446,8 @@ rerank(struct query *qy, struct pooled *pool, size_t np, size_t depth,
 	pool = xreallocarray(pool, np + *n + 1, sizeof(*pool));
 	for (size_t i = 0; i < *n; i++) {
 		if ((*c)[i].leg_rank[LEG_BM25] == 0 ||
-		    (row = vec_row(&qy->vecs, (*c)[i].id)) < 0)
+		    (row = rp_find_id(qy->vecs.ids, qy->vecs.n,
+		    (*c)[i].id)) < 0)
 			continue;
 		r = row_of(qy, (size_t)row);
 		pool[m].id = (*c)[i].id;

@@ -368,6 +368,21 @@ rp_round(double v, int digits)
 	return strtod(s, NULL);
 }
 
+long
+rp_find_id(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && ids[lo] == id ? (long)lo : -1;
+}
+
 void
 rp_sort(void *base, size_t n, size_t size,
     int (*cmp)(const void *, const void *))

@@ -168,6 +168,9 @@ double		rp_round(double v, int digits);
 void		rp_sort(void *base, size_t n, size_t size,
 		    int (*cmp)(const void *, const void *));
 
+/* The index of ID in IDS[0..N), sorted ascending, or -1. */
+long		rp_find_id(const int64_t *ids, size_t n, int64_t id);
+
 /*
  * How to run sibling program PROG: its path in the directory of this
  * executable (/proc/self/exe, else ARGV0) if it is there, else PROG

@@ -1648,22 +1648,6 @@ struct term_reader {
 	int		 temp;		/* the temporary table was made */
 };
 
-/* The row of chunk ID in R's ids, or -1. */
-static long
-reader_row(const struct term_reader *r, int64_t id)
-{
-	size_t lo = 0, hi = r->nids, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (r->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < r->nids && r->ids[lo] == id ? (long)lo : -1;
-}
-
 /* The tokens of a chunk, from fts_docsize's varints, one a column. */
 static int64_t
 docsize_tokens(const unsigned char *p, int n)
@@ -1717,7 +1701,8 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 
 		total += (double)t;
 		rows++;
-		if ((row = reader_row(r, sqlite3_column_int64(st, 0))) >= 0)
+		row = rp_find_id(r->ids, r->nids, sqlite3_column_int64(st, 0));
+		if (row >= 0)
 			r->dl[row] = (float)t;
 	}
 	sqlite3_finalize(st);
@@ -1822,7 +1807,7 @@ next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
 			if (r->df > 0)
 				reader_add(r, row, f);
 			doc = d;
-			row = reader_row(r, d);
+			row = rp_find_id(r->ids, r->nids, d);
 			f = 0;
 			r->df++;
 		}

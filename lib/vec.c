@@ -451,6 +451,23 @@ run(void *(*fn)(void *), struct scan *s, const void *rows, size_t n,
 	}
 }
 
+/*
+ * Gather the heaps of the THREADS scans S, which run() placed in ALL K
+ * apart, to the front of ALL, best first; returns how many.
+ */
+static size_t
+gather(const struct scan *s, unsigned threads, struct vec_hit *all)
+{
+	size_t m = 0;
+
+	for (unsigned t = 0; t < threads; t++) {
+		memmove(all + m, s[t].heap, s[t].n * sizeof(*all));
+		m += s[t].n;
+	}
+	rp_sort(all, m, sizeof(*all), cmp_hits);
+	return m;
+}
+
 /* The number of threads for N rows, MIN_ROWS at least each. */
 static unsigned
 nthreads(unsigned threads, size_t n, size_t min_rows)
@@ -468,8 +485,7 @@ vec_topk(const float *rows, size_t n, size_t dim, const float *q, size_t k,
 	struct query qy = { .q = q, .dot = dot() };
 	struct scan s[VEC_MAX_THREADS];
 	struct vec_hit *all;
-	size_t m = 0, got;
-	unsigned t;
+	size_t m, got;
 
 	if (k == 0 || n == 0)
 		return 0;
@@ -477,12 +493,8 @@ vec_topk(const float *rows, size_t n, size_t dim, const float *q, size_t k,
 	threads = nthreads(threads, n, ROWS_PER_THREAD);
 	all = xreallocarray(NULL, (size_t)threads, k * sizeof(*all));
 	run(scan, s, rows, n, dim, dim, &qy, k, threads, all);
-	/* Gather every thread's heap; the best K of them are the answer. */
-	for (t = 0; t < threads; t++) {
-		memmove(all + m, s[t].heap, s[t].n * sizeof(*all));
-		m += s[t].n;
-	}
-	rp_sort(all, m, sizeof(*all), cmp_hits);
+	/* The best K of every thread's are the answer. */
+	m = gather(s, threads, all);
 	got = RP_MIN(k, m);
 	memcpy(out, all, got * sizeof(*out));
 	free(all);
@@ -550,7 +562,7 @@ vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
     const int8_t *codes, const float *scales, size_t n, size_t dim,
     const float *q, size_t k, unsigned threads, struct vec_hit *out)
 {
-	size_t stride = VEC_Q8_STRIDE(dim), m = 0, nc = 0, got;
+	size_t stride = VEC_Q8_STRIDE(dim), m, nc = 0, got;
 	struct query qy = { .dot_q8 = dot_q8(), .scales = scales };
 	struct scan s[VEC_MAX_THREADS];
 	struct vec_hit *lows, *hits;
@@ -573,11 +585,7 @@ vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
 	lows = xreallocarray(NULL, (size_t)threads, k * sizeof(*lows));
 	run(scan_q8, s, codes, n, dim, stride, &qy, k, threads, lows);
 	/* The K-th best lower bound of all: the bar every answer clears. */
-	for (t = 0; t < threads; t++) {
-		memmove(lows + m, s[t].heap, s[t].n * sizeof(*lows));
-		m += s[t].n;
-	}
-	rp_sort(lows, m, sizeof(*lows), cmp_hits);
+	m = gather(s, threads, lows);
 	bar = lows[RP_MIN(k, m) - 1].score;
 	for (t = 0; t < threads; t++)
 		for (size_t i = 0; i < s[t].ncand; i++)

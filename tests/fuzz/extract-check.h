@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "rp.h"
 #include "chunk.h"
 #include "extract.h"
 #include "utf8.h"
@@ -72,6 +73,28 @@ check_chunks(const struct doc_text *dt, const struct chunk *c, size_t nc)
 		FUZZ_CHECK(strchr(" \t\n", t[c[i].start]) == NULL);
 		FUZZ_CHECK(strchr(" \t\n", t[c[i].end - 1]) == NULL);
 	}
+}
+
+/*
+ * The check of an extractor target: DATA[0..SIZE) extracted as FORMAT,
+ * now and then under a cap on the text, to reach its error path.
+ */
+static inline int
+check_extract(const uint8_t *data, size_t size, enum extract_format format)
+{
+	struct doc_text dt;
+	struct rp_err err;
+	size_t max;
+
+	max = size > 0 && data[0] == '\x01' ? size / 2 : 0;
+	memset(&dt, 0, sizeof(dt));
+	if (extract(&dt, (const char *)data, size, format, max, &err) == 0) {
+		check_doc_text(&dt);
+		FUZZ_CHECK(max == 0 || dt.text.len <= max);
+	} else
+		FUZZ_CHECK(err.code == RP_EXIT_DATA && max > 0);
+	doc_text_release(&dt);
+	return 0;
 }
 
 #endif /* EXTRACT_CHECK_H */

@@ -21,7 +21,7 @@ finish(void *p, struct rp_err *err)
 	return sse_finish(p, err);
 }
 
-/* Parse DATA[0..SIZE) as pieces from SPLIT into E; -1 if it failed. */
+/* parse_fn (stream-check.h) */
 static int
 parse(struct events *e, const uint8_t *data, size_t size,
     const uint8_t *split, size_t nsplit)
@@ -40,26 +40,5 @@ parse(struct events *e, const uint8_t *data, size_t size,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct events whole, pieces;
-	const uint8_t *split = data;
-	size_t nsplit = fuzz_byte(&data, &size) % 8 + 1;
-	int rw, rp;
-
-	nsplit = RP_MIN(nsplit, size);
-	split = data;
-	data += nsplit;
-	size -= nsplit;
-	rw = parse(&whole, data, size, NULL, 0);
-	rp = parse(&pieces, data, size, split, nsplit > 0 ? nsplit : 1);
-	FUZZ_CHECK(rw == rp);
-	if (rw == 0) {
-		FUZZ_CHECK(whole.n == pieces.n);
-		FUZZ_CHECK(whole.log.len == pieces.log.len &&
-		    memcmp(buf_str(&whole.log), buf_str(&pieces.log),
-		    whole.log.len) == 0);
-		FUZZ_CHECK(whole.done == pieces.done);
-	}
-	events_release(&whole);
-	events_release(&pieces);
-	return 0;
+	return check_stream(data, size, parse);
 }

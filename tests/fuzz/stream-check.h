@@ -94,4 +94,40 @@ events_release(struct events *e)
 	buf_release(&e->answer);
 }
 
+/* Parse DATA[0..SIZE) as pieces from SPLIT into E; -1 if it failed. */
+typedef int	(*parse_fn)(struct events *e, const uint8_t *data, size_t size,
+		    const uint8_t *split, size_t nsplit);
+
+/*
+ * The check of a stream target: the first byte says how many of the
+ * next bytes choose the sizes of the pieces the rest arrives in, and
+ * PARSE must give the same events fed whole and fed in pieces.
+ */
+static int
+check_stream(const uint8_t *data, size_t size, parse_fn parse)
+{
+	struct events whole, pieces;
+	const uint8_t *split;
+	size_t nsplit = fuzz_byte(&data, &size) % 8 + 1;
+	int rw, rp;
+
+	nsplit = RP_MIN(nsplit, size);
+	split = data;
+	data += nsplit;
+	size -= nsplit;
+	rw = parse(&whole, data, size, NULL, 0);
+	rp = parse(&pieces, data, size, split, nsplit > 0 ? nsplit : 1);
+	FUZZ_CHECK(rw == rp);
+	if (rw == 0) {
+		FUZZ_CHECK(whole.n == pieces.n);
+		FUZZ_CHECK(whole.log.len == pieces.log.len &&
+		    memcmp(buf_str(&whole.log), buf_str(&pieces.log),
+		    whole.log.len) == 0);
+		FUZZ_CHECK(whole.done == pieces.done);
+	}
+	events_release(&whole);
+	events_release(&pieces);
+	return 0;
+}
+
 #endif /* STREAM_CHECK_H */
