@@ -299,8 +299,8 @@ int		 store_vectors(struct store *s, struct store_vectors *v,
 /*
  * Float row I of the vectors store_vectors gave as V: read apart from
  * the mapping when the scan reads the int8 copy and only a few float
- * rows are wanted (vindex_row), else V's own.  Valid until store_close;
- * not for use by two threads at once.
+ * rows are wanted (vindex_row), else V's own.  Valid until the next
+ * call; not for use by two threads at once.
  */
 const float	*store_vector_row(struct store *s,
 		    const struct store_vectors *v, size_t i);

@@ -64,7 +64,10 @@ unsigned	vec_threads(void);
  */
 float		vec_quantize(const float *v, size_t dim, int8_t *code,
 		    size_t stride);
-/* Float row I of those ARG stands for (vec_topk_q8). */
+/*
+ * Float row I of those ARG stands for (vec_topk_q8); it need stay valid
+ * only until the next call.
+ */
 typedef const float *(*vec_row_fn)(void *arg, size_t i);
 
 /*

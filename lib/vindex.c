@@ -66,22 +66,17 @@ struct term {
  * The most bytes of rows vindex_row reads a process.  A question wants
  * a few hundred rows; a process that answers many soon wants more rows
  * than the float section has 2 MiB pieces, and then mapping them once
- * costs less than reading each row, and memory stays bounded.
+ * costs less than reading each row.
  */
 #define ROW_BUDGET	((size_t)4 << 20)
-#define ROW_STEP	((size_t)256 << 10)
 
 struct vindex {
 	void		*map;
 	size_t		 len;
 	const struct header *h;
 	int		 fd;		/* for vindex_row */
-	/* vindex_row's rows: open addressing on the row number + 1. */
-	uint64_t	*keys;
-	float		**vals;		/* into the arena */
-	size_t		 cap, used;
-	char		*arena;		/* ROW_BUDGET bytes, mapped */
-	size_t		 filled;	/* of which this much is populated */
+	float		*row;		/* the row it read last */
+	size_t		 read;		/* bytes of rows it has read */
 };
 
 /* Where a section of SIZE bytes after OFF starts: large ones on 2 MiB. */
@@ -219,91 +214,32 @@ vindex_close(struct vindex *v)
 {
 	if (v == NULL)
 		return;
-	if (v->arena != NULL)
-		munmap(v->arena, ROW_BUDGET);
-	free(v->keys);
-	free(v->vals);
+	free(v->row);
 	close(v->fd);
 	munmap(v->map, v->len);
 	free(v);
 }
 
 /*
- * Room for the next row of BYTES that vindex_row keeps, in one mapping
- * of ROW_BUDGET bytes: filled in steps of ROW_STEP bytes at once
- * (MADV_POPULATE_WRITE), since a fault for each fresh page, a few
- * hundred a question, cost as much again as reading the rows.  NULL
- * when there is no room for a mapping.
+ * Each row is read into the one buffer and not kept: a fresh page costs
+ * more than reading a row again (tests/bench/RESULTS.md), and a question
+ * reads each of its rows once or twice.
  */
-static float *
-arena_row(struct vindex *v, size_t bytes)
-{
-	size_t need = (v->used + 1) * bytes, step;
-
-	if (v->arena == NULL) {
-		v->arena = mmap(NULL, ROW_BUDGET, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (v->arena == MAP_FAILED) {
-			v->arena = NULL;
-			return NULL;
-		}
-	}
-	if (need > v->filled) {
-		step = RP_MIN(ALIGN(need, ROW_STEP), ROW_BUDGET);
-#ifdef MADV_POPULATE_WRITE
-		madvise(v->arena + v->filled, step - v->filled,
-		    MADV_POPULATE_WRITE);	/* else the touch faults */
-#endif
-		v->filled = step;
-	}
-	return (float *)(v->arena + v->used * bytes);
-}
-
-/* The slot of KEY in the cache of V: where it is, or where it goes. */
-static size_t
-slot(const struct vindex *v, uint64_t key)
-{
-	size_t i = (size_t)(key * 0x9e3779b97f4a7c15u) & (v->cap - 1);
-
-	while (v->keys[i] != 0 && v->keys[i] != key)
-		i = (i + 1) & (v->cap - 1);
-	return i;
-}
-
 const float *
 vindex_row(struct vindex *v, size_t i)
 {
-	size_t bytes = v->h->dim * sizeof(float), j, cap;
+	size_t bytes = v->h->dim * sizeof(float);
 	const float *mapped = vindex_rows(v) + i * v->h->dim;
-	uint64_t *keys;
-	float **vals, *row;
 
-	if (v->cap > 0 && v->keys[j = slot(v, i + 1)] != 0)
-		return v->vals[j];
-	if ((v->used + 1) * bytes > ROW_BUDGET)
+	if (v->read + bytes > ROW_BUDGET)
 		return mapped;
-	if ((row = arena_row(v, bytes)) == NULL || pread(v->fd, row, bytes,
-	    (off_t)(v->h->rows_off + i * bytes)) != (ssize_t)bytes)
+	if (v->row == NULL)
+		v->row = xreallocarray(NULL, v->h->dim, sizeof(float));
+	if (pread(v->fd, v->row, bytes, (off_t)(v->h->rows_off + i * bytes)) !=
+	    (ssize_t)bytes)
 		return mapped;
-	if (2 * (v->used + 1) > v->cap) {	/* at most half full */
-		keys = v->keys, vals = v->vals, cap = v->cap;
-		v->cap = cap ? 2 * cap : 256;
-		v->keys = xcalloc(v->cap, sizeof(*v->keys));
-		v->vals = xcalloc(v->cap, sizeof(*v->vals));
-		for (size_t k = 0; k < cap; k++)
-			if (keys[k] != 0) {
-				j = slot(v, keys[k]);
-				v->keys[j] = keys[k];
-				v->vals[j] = vals[k];
-			}
-		free(keys);
-		free(vals);
-	}
-	j = slot(v, i + 1);
-	v->keys[j] = i + 1;
-	v->vals[j] = row;
-	v->used++;
-	return row;
+	v->read += bytes;
+	return v->row;
 }
 
 static const void *

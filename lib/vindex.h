@@ -108,16 +108,16 @@ const float	*vindex_scales(const struct vindex *v);
 /* The number of chunks in the store. */
 int64_t		 vindex_nchunks(const struct vindex *v);
 /*
- * Float row I (I < vindex_count), read from the file with pread the
- * first time and kept until vindex_close, instead of touched through
- * the mapping.  A query re-scores a few hundred rows scattered over the
- * float section; through the mapping each would fault in a page-table
- * entry of its own (mostly a 2 MiB one), which costs more than reading
- * the row (tests/bench/RESULTS.md).  The rows are kept in one mapping
- * filled 256 KiB at a time.  Past 4 MiB of rows read so, or
- * when the read fails, the row is the mapping's: a process that answers
- * many questions soon has the whole section mapped, and its memory stays
- * bounded.  Not for use by two threads at once.
+ * Float row I (I < vindex_count), read from the file with pread into a
+ * buffer of V's, instead of touched through the mapping, and valid until
+ * the next call.  A query re-scores a few hundred rows scattered over
+ * the float section; through the mapping each would fault in a
+ * page-table entry of its own (mostly a 2 MiB one), and kept, they would
+ * fault in fresh pages, either of which costs more than reading the row
+ * (tests/bench/RESULTS.md).  Past 4 MiB of rows read so, or when the
+ * read fails, the row is the mapping's: a process that answers many
+ * questions soon has the whole section mapped.  Not for use by two
+ * threads at once.
  */
 const float	*vindex_row(struct vindex *v, size_t i);
 /*

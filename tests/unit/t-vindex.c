@@ -123,6 +123,7 @@ main(void)
 	float row[1024];
 	struct vindex_term vt;
 	int64_t id;
+	const float *first = NULL;
 	int same, fd;
 
 	if (mkdtemp(dir) == NULL)
@@ -228,11 +229,14 @@ main(void)
 		    r * 1024;
 
 		same &= memcmp(p, mapped, 1024 * sizeof(float)) == 0 &&
-		    (i < 1024 ? p != mapped : p == mapped) &&
-		    vindex_row(v, r) == p;
+		    (i < 1024 ? p != mapped : p == mapped);
+		if (i == 0)
+			first = p;
+		else if (i < 1024)
+			same &= p == first;	/* one buffer, not kept */
 	}
 	ok(same, "vindex_row: every row as mapped; the first 1024 of 4 KiB "
-	    "read apart and kept, the rest the mapping's");
+	    "read into one buffer, the rest the mapping's");
 	vindex_close(v);
 
 	/* Damaged files are refused, never read past. */
