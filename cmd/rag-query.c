@@ -825,7 +825,8 @@ main(int argc, char *argv[])
 		rp_warn("%s", w);
 	if (db == NULL && (db = cfg_get(c, CFG_DB)) == NULL)
 		rp_die(RP_EXIT_USAGE, "no store: give -d or set RAG_DB");
-	if ((qy.store = store_open(db, STORE_READONLY, &err)) == NULL) {
+	qy.store = store_open(db, STORE_READONLY | STORE_BRIEF, &err);
+	if (qy.store == NULL) {
 		rp_report(&err, NULL);
 		cfg_free(c);
 		return err.code;

@@ -567,6 +567,22 @@ create(const char *path, unsigned flags, struct rp_err *err)
 	return rc;
 }
 
+/*
+ * Before SQLite starts: no page cache allocated in bulk.  Each
+ * connection would otherwise set up 20 pages' worth (170 KiB) on its
+ * first read and touch every one of them, and a fresh page costs a
+ * short-lived reader more than the read it saves (tests/bench/RESULTS.md);
+ * each page is allocated when first wanted instead.
+ */
+static void
+sqlite_setup(void)
+{
+	static int done;
+
+	if (!done++)
+		sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 struct store *
 store_open(const char *path, unsigned flags, struct rp_err *err)
 {
@@ -575,6 +591,7 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 	int64_t version = 0;
 	int oflags, fd;
 
+	sqlite_setup();
 	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT && (flags & STORE_OPTIONAL)) {
 			rp_err_set(err, RP_EXIT_OK, "%s: no store yet", path);
@@ -639,7 +656,9 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		 * is in every version, and what is missing (the embedding
 		 * cache before 2) reads as empty.
 		 */
-		if (exec(s, "PRAGMA query_only = 1", err) != 0)
+		if (exec(s, "PRAGMA query_only = 1", err) != 0 ||
+		    ((flags & STORE_BRIEF) && exec(s, "PRAGMA cache_size = "
+		    "8", err) != 0))
 			goto fail;
 	} else {
 		/* page_size must come before WAL (interfaces.md 4.2). */

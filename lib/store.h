@@ -44,6 +44,9 @@ enum store_flags {
 					   only */
 	STORE_OPTIONAL = 1 << 3,	/* READONLY: a missing file gives
 					   NULL, ERR's code 0 */
+	STORE_BRIEF = 1 << 4,		/* READONLY: a few lookups, each
+					   page read about once (rag-query):
+					   a page cache of 8 pages */
 };
 
 /* A document as rag-index writes it. */
