@@ -16,6 +16,15 @@
 
 /* Rows a thread must have before a second thread pays for itself. */
 #define ROWS_PER_THREAD	4096
+/*
+ * Bytes each thread must scan when the caller leaves the number to us.
+ * Starting a thread and waking a second CPU costs a short-lived process
+ * more than it saves on a small scan: a whole rag-query over 100k int8
+ * rows (38 MB) took 0.4-0.8 ms longer with two threads than with one on
+ * the development VM, where two save ~2 ms over 100k float32 rows
+ * (154 MB) (tests/bench/RESULTS.md).
+ */
+#define AUTO_THREAD_BYTES	((size_t)32 << 20)
 
 typedef float	(*dot_fn)(const float *, const float *, size_t);
 
@@ -470,10 +479,11 @@ gather(const struct scan *s, unsigned threads, struct vec_hit *all)
 
 /* The number of threads for N rows, MIN_ROWS at least each. */
 static unsigned
-nthreads(unsigned threads, size_t n, size_t min_rows)
+nthreads(unsigned threads, size_t n, size_t min_rows, size_t row_bytes)
 {
 	if (threads == 0)
-		threads = vec_threads();
+		return (unsigned)RP_MIN((size_t)vec_threads(),
+		    RP_MAX(n * row_bytes / AUTO_THREAD_BYTES, (size_t)1));
 	return (unsigned)RP_MIN((size_t)RP_MIN(threads, VEC_MAX_THREADS),
 	    RP_MAX(n / min_rows, (size_t)1));
 }
@@ -490,7 +500,7 @@ vec_topk(const float *rows, size_t n, size_t dim, const float *q, size_t k,
 	if (k == 0 || n == 0)
 		return 0;
 	k = RP_MIN(k, n);
-	threads = nthreads(threads, n, ROWS_PER_THREAD);
+	threads = nthreads(threads, n, ROWS_PER_THREAD, dim * sizeof(float));
 	all = xreallocarray(NULL, (size_t)threads, k * sizeof(*all));
 	run(scan, s, rows, n, dim, dim, &qy, k, threads, all);
 	/* The best K of every thread's are the answer. */
@@ -581,7 +591,7 @@ vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
 	}
 	qy.q16 = q16;
 	/* A quarter of the bytes a row: four times the rows a thread. */
-	threads = nthreads(threads, n, 4 * ROWS_PER_THREAD);
+	threads = nthreads(threads, n, 4 * ROWS_PER_THREAD, stride);
 	lows = xreallocarray(NULL, (size_t)threads, k * sizeof(*lows));
 	run(scan_q8, s, codes, n, dim, stride, &qy, k, threads, lows);
 	/* The K-th best lower bound of all: the bar every answer clears. */

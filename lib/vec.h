@@ -47,11 +47,13 @@ int		vec_set_isa(const char *name);
  * The K rows of ROWS (N rows of DIM floats) with the highest dot product
  * with Q, best first, ties by lower row, into OUT (room for K).  Rows are
  * split across THREADS threads (0: as many as the machine has online,
- * at most VEC_MAX_THREADS; small scans use one).  Returns min(K, N).
+ * at most VEC_MAX_THREADS and one for each 32 MiB of rows scanned, since
+ * a thread costs a short-lived process more than it saves on less).
+ * Returns min(K, N).
  */
 size_t		vec_topk(const float *rows, size_t n, size_t dim, const float *q,
 		    size_t k, unsigned threads, struct vec_hit *out);
-/* The number of threads vec_topk uses for THREADS = 0. */
+/* The most threads vec_topk uses for THREADS = 0. */
 unsigned	vec_threads(void);
 
 /* Bytes a row of int8 codes takes: DIM rounded up to 64. */
