@@ -478,12 +478,18 @@ gather(const struct scan *s, unsigned threads, struct vec_hit *all)
 }
 
 /* The number of threads for N rows, MIN_ROWS at least each. */
+unsigned
+vec_auto_threads(size_t n, size_t row_bytes)
+{
+	return (unsigned)RP_MIN((size_t)vec_threads(),
+	    RP_MAX(n * row_bytes / AUTO_THREAD_BYTES, (size_t)1));
+}
+
 static unsigned
 nthreads(unsigned threads, size_t n, size_t min_rows, size_t row_bytes)
 {
 	if (threads == 0)
-		return (unsigned)RP_MIN((size_t)vec_threads(),
-		    RP_MAX(n * row_bytes / AUTO_THREAD_BYTES, (size_t)1));
+		return vec_auto_threads(n, row_bytes);
 	return (unsigned)RP_MIN((size_t)RP_MIN(threads, VEC_MAX_THREADS),
 	    RP_MAX(n / min_rows, (size_t)1));
 }

@@ -55,6 +55,8 @@ size_t		vec_topk(const float *rows, size_t n, size_t dim, const float *q,
 		    size_t k, unsigned threads, struct vec_hit *out);
 /* The most threads vec_topk uses for THREADS = 0. */
 unsigned	vec_threads(void);
+/* The threads THREADS = 0 means for N rows of ROW_BYTES (above). */
+unsigned	vec_auto_threads(size_t n, size_t row_bytes);
 
 /* Bytes a row of int8 codes takes: DIM rounded up to 64. */
 #define VEC_Q8_STRIDE(dim)	(((size_t)(dim) + 63) & ~(size_t)63)

@@ -17,10 +17,11 @@
  *
  * With -f, the process floor: open the store and map its vectors as
  * rag-query does, read the bytes a vector query scans (the int8 codes
- * and scales when the file has them, else the float rows) once on
- * every CPU, and exit.  Run as a whole process (bexec lat) beside
- * rag-query, it is what a query cannot do faster: start, map, and read
- * the vectors from a cold mapping.  The question is ignored.
+ * and scales when the file has them, else the float rows) once, split
+ * across threads as the scan splits them (vec_auto_threads), and exit.
+ * Run as a whole process (bexec lat) beside rag-query, it is what a
+ * query cannot do faster: start, map, and read the vectors from a cold
+ * mapping.  The question is ignored.
  */
 #include <math.h>
 #include <pthread.h>
@@ -263,10 +264,11 @@ process_floor(const char *db)
 		rp_die(RP_EXIT_IO, "%s", err.msg);
 	if (v.codes != NULL)
 		floor_scan2(v.codes, v.n * VEC_Q8_STRIDE(v.dim), v.scales,
-		    v.n * sizeof(float), vec_threads());
+		    v.n * sizeof(float), vec_auto_threads(v.n,
+		    VEC_Q8_STRIDE(v.dim)));
 	else
 		floor_scan(v.rows, v.n * v.dim * sizeof(float),
-		    vec_threads());
+		    vec_auto_threads(v.n, v.dim * sizeof(float)));
 	store_close(s);
 	return 0;
 }
