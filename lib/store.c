@@ -579,8 +579,10 @@ sqlite_setup(void)
 {
 	static int done;
 
-	if (!done++)
+	if (!done) {
+		done = 1;
 		sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+	}
 }
 
 struct store *

@@ -477,7 +477,6 @@ gather(const struct scan *s, unsigned threads, struct vec_hit *all)
 	return m;
 }
 
-/* The number of threads for N rows, MIN_ROWS at least each. */
 unsigned
 vec_auto_threads(size_t n, size_t row_bytes)
 {
@@ -485,6 +484,10 @@ vec_auto_threads(size_t n, size_t row_bytes)
 	    RP_MAX(n * row_bytes / AUTO_THREAD_BYTES, (size_t)1));
 }
 
+/*
+ * The number of threads for N rows of ROW_BYTES: THREADS, with MIN_ROWS
+ * at least each, or for 0 the automatic split.
+ */
 static unsigned
 nthreads(unsigned threads, size_t n, size_t min_rows, size_t row_bytes)
 {
