@@ -443,6 +443,10 @@ rerank(struct query *qy, struct pooled *pool, size_t np, size_t depth,
 	size_t m = np, k = 0;
 	long row;
 
+	/* Each row is read once: row_of keeps none. */
+	for (size_t i = 0; i < np; i++)
+		pool[i].score = vec_dot(qy->qv, row_of(qy,
+		    (size_t)pool[i].row), qy->dim);
 	pool = xreallocarray(pool, np + *n + 1, sizeof(*pool));
 	for (size_t i = 0; i < *n; i++) {
 		if ((*c)[i].leg_rank[LEG_BM25] == 0 ||
@@ -452,15 +456,13 @@ rerank(struct query *qy, struct pooled *pool, size_t np, size_t depth,
 		r = row_of(qy, (size_t)row);
 		pool[m].id = (*c)[i].id;
 		pool[m].row = row;
-		pool[m++].asked = vec_dot(qy->q0, r, qy->dim);
+		pool[m].asked = vec_dot(qy->q0, r, qy->dim);
+		pool[m++].score = vec_dot(qy->qv, r, qy->dim);
 	}
 	rp_sort(pool, m, sizeof(*pool), cmp_pooled_id);
 	for (size_t i = 0; i < m; i++)
 		if (k == 0 || pool[i].id != pool[k - 1].id)
 			pool[k++] = pool[i];
-	for (size_t i = 0; i < k; i++)
-		pool[i].score = vec_dot(qy->qv, row_of(qy,
-		    (size_t)pool[i].row), qy->dim);
 	rp_sort(pool, k, sizeof(*pool), cmp_pooled_score);
 	vector_cands(pool, k, depth, c, n);
 	free(pool);
