@@ -328,47 +328,37 @@ row_of(void *arg, size_t i)
 }
 
 /*
- * The WANT best rows for the question's vector in qy->qv, with
- * --filter applied, best first, into *POOL; returns how many.
+ * The WANT best rows for the question's vector in qy->qv, of the
+ * documents --filter matches, best first, into *POOL; returns how many.
  */
 static size_t
 vector_scan(struct query *qy, size_t want, struct pooled **pool)
 {
+	const uint64_t *keep = NULL;
 	struct vec_hit *hits;
 	struct rp_err err;
-	size_t got, scan = want, np = 0;
-	int64_t id;
-	int rc;
+	size_t got, nkeep;
 
-	/* A filter drops hits after the scan, so look deeper with one. */
-	if (qy->filter != NULL)
-		scan = RP_MIN(qy->vecs.n, want * 20);
-	hits = xreallocarray(NULL, RP_MAX(scan, (size_t)1), sizeof(*hits));
+	if (qy->filter != NULL && store_glob_rows(qy->store, qy->filter,
+	    qy->vecs.ids, qy->vecs.n, &keep, &nkeep, &err) != 0)
+		fail(&err);
+	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
 	/* The same hits either way: the int8 scan reads fewer bytes. */
 	if (qy->vecs.codes != NULL)
 		got = vec_topk_q8(qy->vecs.rows, row_of, qy, qy->vecs.codes,
-		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, scan, 0,
-		    hits);
+		    qy->vecs.scales, qy->vecs.n, qy->dim, qy->qv, want, keep,
+		    0, hits);
 	else
 		got = vec_topk(qy->vecs.rows, qy->vecs.n, qy->dim, qy->qv,
-		    scan, 0, hits);
+		    want, keep, 0, hits);
 	*pool = xreallocarray(NULL, RP_MAX(got, (size_t)1), sizeof(**pool));
-	for (size_t i = 0; i < got && np < want; i++) {
-		id = qy->vecs.ids[hits[i].row];
-		if (qy->filter != NULL) {
-			if ((rc = store_chunk_glob(qy->store, id, qy->filter,
-			    &err)) < 0)
-				fail(&err);
-			if (rc == 0)
-				continue;
-		}
-		(*pool)[np].id = id;
-		(*pool)[np].row = (long)hits[i].row;
-		(*pool)[np].score = (*pool)[np].asked = hits[i].score;
-		np++;
+	for (size_t i = 0; i < got; i++) {
+		(*pool)[i].id = qy->vecs.ids[hits[i].row];
+		(*pool)[i].row = (long)hits[i].row;
+		(*pool)[i].score = (*pool)[i].asked = hits[i].score;
 	}
 	free(hits);
-	return np;
+	return got;
 }
 
 /* The first DEPTH of POOL (ranked) as the vector leg's candidates. */

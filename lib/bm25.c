@@ -5,6 +5,7 @@
 
 #include "rp.h"
 #include "bm25.h"
+#include "vec.h"
 
 double
 bm25_idf(double nrows, double df)
@@ -139,15 +140,18 @@ lookup(const struct vindex_posting *p, size_t n, uint32_t row)
 struct merge {
 	const struct bm25_list *l;
 	size_t		 nl;
+	const uint64_t	*keep;		/* the rows it yields; NULL: all */
 	struct head	*q;
 	size_t		*at, nq;
 };
 
 static void
-merge_start(struct merge *m, const struct bm25_list *l, size_t nl)
+merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
+    const uint64_t *keep)
 {
 	m->l = l;
 	m->nl = nl;
+	m->keep = keep;
 	m->q = xreallocarray(NULL, RP_MAX(nl, (size_t)1), sizeof(*m->q));
 	m->at = xcalloc(RP_MAX(nl, (size_t)1), sizeof(*m->at));
 	m->nq = 0;
@@ -160,30 +164,36 @@ merge_start(struct merge *m, const struct bm25_list *l, size_t nl)
 }
 
 /*
- * The next row of the merge into *ROW, with the sum of what the lists
- * that have it give into *LOW and which those are into *SEEN; 0 at the
- * end.
+ * The next row of the merge in the set KEEP into *ROW, with the sum of
+ * what the lists that have it give into *LOW (added in the order of the
+ * lists, as score() adds, so that a row read in every list gets the same
+ * score both ways) and which those are into *SEEN; 0 at the end.
  */
 static int
 merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen)
 {
+	float imp[64];
 	size_t l;
 
-	if (m->nq == 0)
-		return 0;
-	*row = m->q[0].row;
+	do {
+		if (m->nq == 0)
+			return 0;
+		*row = m->q[0].row;
+		*seen = 0;
+		while (m->nq > 0 && m->q[0].row == *row) {
+			l = m->q[0].list;
+			*seen |= (uint64_t)1 << l;
+			imp[l] = m->l[l].top[m->at[l]++].impact;
+			if (m->at[l] < m->l[l].ntop)
+				m->q[0].row = m->l[l].top[m->at[l]].row;
+			else
+				m->q[0] = m->q[--m->nq];
+			sift(m->q, m->nq, 0);
+		}
+	} while (!VEC_IN(m->keep, *row));
 	*low = 0;
-	*seen = 0;
-	while (m->nq > 0 && m->q[0].row == *row) {
-		l = m->q[0].list;
-		*seen |= (uint64_t)1 << l;
-		*low += m->l[l].idf * m->l[l].top[m->at[l]++].impact;
-		if (m->at[l] < m->l[l].ntop)
-			m->q[0].row = m->l[l].top[m->at[l]].row;
-		else
-			m->q[0] = m->q[--m->nq];
-		sift(m->q, m->nq, 0);
-	}
+	for (uint64_t b = *seen; b != 0; b &= b - 1)
+		*low += m->l[__builtin_ctzll(b)].idf * imp[__builtin_ctzll(b)];
 	return 1;
 }
 
@@ -214,14 +224,59 @@ cmp_row(const void *a, const void *b)
 }
 
 /*
+ * Every row of the set KEEP (NROWS rows) that a list holds, scored
+ * exactly, into the heap H of *N (at most K) hits: a few rows looked up
+ * in each list, or many read in a merge of the full postings.
+ */
+static void
+score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
+    size_t nrows, struct bm25_hit *h, size_t *n, size_t k)
+{
+	struct bm25_list *all;
+	struct merge m;
+	struct bm25_hit hit;
+	size_t kept = 0, postings = 0;
+	uint64_t seen;
+
+	*n = 0;
+	for (size_t w = 0; w < (nrows + 63) / 64; w++)
+		kept += (size_t)__builtin_popcountll(keep[w]);
+	for (size_t i = 0; i < nl; i++)
+		postings += l[i].nall;
+	/* A lookup costs about as much as reading 16 postings. */
+	if (kept * nl * 16 < postings) {
+		for (size_t w = 0; w < (nrows + 63) / 64; w++)
+			for (uint64_t b = keep[w]; b != 0; b &= b - 1) {
+				hit.row = (uint32_t)(w * 64 +
+				    (size_t)__builtin_ctzll(b));
+				if ((hit.score = score(l, nl, hit.row)) > 0)
+					offer(h, n, k, hit);
+			}
+		return;
+	}
+	all = xreallocarray(NULL, nl, sizeof(*all));
+	for (size_t i = 0; i < nl; i++)
+		all[i] = (struct bm25_list){ l[i].all, l[i].nall, l[i].all,
+		    l[i].nall, 0, l[i].idf };
+	merge_start(&m, all, nl, keep);
+	while (merge_next(&m, &hit.row, &hit.score, &seen))
+		offer(h, n, k, hit);
+	merge_end(&m);
+	free(all);
+}
+
+/*
  * Two merges of the top postings.  The first takes the K rows of the
  * best lower bounds and scores them exactly, which sets a bar the
  * answer must clear from the start; the second scores exactly only the
- * rows whose upper bound reaches the bar, which rises as it goes.
+ * rows whose upper bound reaches the bar, which rises as it goes.  Kept
+ * to a set of rows, the top postings may hold few of them, and the
+ * bound then rarely settles the answer: the set's rows are scored
+ * instead.
  */
 size_t
 bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
-    struct bm25_hit *out, int *exact)
+    const uint64_t *keep, size_t nrows, struct bm25_hit *out, int *exact)
 {
 	struct merge m;
 	struct bm25_hit *h, *first, hit;
@@ -240,7 +295,7 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 		}
 	h = xreallocarray(NULL, k, sizeof(*h));
 	first = xreallocarray(NULL, k, sizeof(*first));
-	merge_start(&m, lists, nlists);
+	merge_start(&m, lists, nlists, keep);
 	while (merge_next(&m, &hit.row, &hit.score, &seen))
 		offer(first, &nf, k, hit);
 	merge_end(&m);
@@ -249,7 +304,7 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 		offer(h, &n, k, first[i]);
 	}
 	qsort(first, nf, sizeof(*first), cmp_row);
-	merge_start(&m, lists, nlists);
+	merge_start(&m, lists, nlists, keep);
 	while (capped != 0 && merge_next(&m, &hit.row, &low, &seen)) {
 		/* Its bound: the cutoffs of the capped lists that lack it. */
 		miss = 0;
@@ -264,8 +319,11 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	}
 	merge_end(&m);
 	/* A row no list read scores at most the sum of the cutoffs. */
-	if (unseen > 0 && (n < k || h[0].score <= unseen))
-		*exact = 0;
+	if (unseen > 0 && (n < k || h[0].score <= unseen)) {
+		*exact = keep != NULL;
+		if (keep != NULL)
+			score_kept(lists, nlists, keep, nrows, h, &n, k);
+	}
 	qsort(h, n, sizeof(*h), cmp_hits);
 	memcpy(out, h, n * sizeof(*out));
 	free(first);

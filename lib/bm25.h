@@ -78,8 +78,14 @@ size_t	bm25_cap(struct vindex_posting *p, size_t n, size_t cap,
  * scoring every row of the full postings, else 0.  Work in proportion
  * to the capped postings (and the lookups of rows that may win), memory
  * to K and NLISTS.
+ *
+ * With KEEP, a set of rows as vec.h makes them (NROWS rows), only its
+ * rows are scored, and always exactly: when the bound cannot vouch for
+ * the answer, each of its rows is looked up (few rows) or the full
+ * postings are read (many), in time in proportion to the smaller.
  */
 size_t	bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
-	    struct bm25_hit *out, int *exact);
+	    const uint64_t *keep, size_t nrows, struct bm25_hit *out,
+	    int *exact);
 
 #endif /* BM25_H */

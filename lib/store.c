@@ -53,7 +53,7 @@ enum stmt {
 	META_SET,
 	META_GET,
 	VEC_INSERT,
-	CHUNK_GLOB,
+	GLOB_CHUNKS,
 	TERM_DF,
 	CACHE_GET,
 	CACHE_PUT,
@@ -93,8 +93,9 @@ static const char *const sql[NSTMT] = {
 	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[VEC_INSERT] = "INSERT INTO vectors(chunk, v) VALUES (?1, ?2)",
-	[CHUNK_GLOB] = "SELECT d.path GLOB ?2 FROM chunks c "
-	    "JOIN docs d ON d.id = c.doc WHERE c.id = ?1",
+	/* Documents first, each path matched once; a prefix is a range. */
+	[GLOB_CHUNKS] = "SELECT c.id FROM docs d CROSS JOIN chunks c "
+	    "ON c.doc = d.id WHERE d.path GLOB ?1",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
 	[CACHE_GET] = "SELECT v FROM embed_cache "
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
@@ -177,6 +178,10 @@ struct store {
 	int		 bm25_exact;	/* the last store_bm25 was exact */
 	fts5_tokenizer	 tokf;		/* the fts table's tokenizer */
 	Fts5Tokenizer	*tok;
+	char		*kglob;		/* store_glob_rows' last answer: */
+	const int64_t	*kids;		/* for these ids */
+	size_t		 kn, kcount;
+	uint64_t	*keep;
 };
 
 /*
@@ -694,6 +699,8 @@ store_close(struct store *s)
 	vindex_close(s->vi);
 	free(s->mem_rows);
 	free(s->mem_ids);
+	free(s->kglob);
+	free(s->keep);
 	for (int i = 0; i < NSTMT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	/* Not worth waiting for: skip it while another process writes. */
@@ -1450,8 +1457,8 @@ tok_cb(void *arg, int tflags, const char *t, int n, int start, int end)
 /*
  * The full-text leg over the vector file's postings (bm25.h): each
  * word's tokens, each token's postings and IDF, summed.  With a GLOB,
- * 20 times K are ranked and those of other documents dropped, as the
- * vector leg does.  The number of hits, or -1 with ERR filled.
+ * only the chunks of the documents that match are scored.  The number
+ * of hits, or -1 with ERR filled.
  */
 static long
 bm25_postings(struct store *s, char *const *terms, size_t nterms,
@@ -1462,13 +1469,15 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 	struct toks tk;
 	struct bm25_hit *h;
 	const int64_t *ids = vindex_ids(s->vi);
-	double nrows = (double)vindex_nchunks(s->vi);
-	size_t nl = 0, want = glob != NULL ? RP_MIN(k * 20, (size_t)200000) :
-	    k, got, n = 0;
-	long rc;
+	const uint64_t *keep = NULL;
+	size_t nl = 0, got, nrows = vindex_count(s->vi), nkeep;
+	double nchunks = (double)vindex_nchunks(s->vi);
 	int exact;
 
 	if (tokenizer(s, err) != 0)
+		return -1;
+	if (glob != NULL && store_glob_rows(s, glob, ids, nrows, &keep, &nkeep,
+	    err) != 0)
 		return -1;
 	buf_init(&tk.b, 1 << 16);
 	for (size_t i = 0; i < nterms && nl < RP_NELEM(l); i++) {
@@ -1482,32 +1491,21 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 			    from, &vt) || vt.nall == 0)
 				continue;
 			l[nl++] = (struct bm25_list){ vt.top, vt.ntop, vt.all,
-			    vt.nall, vt.cutoff, bm25_idf(nrows,
+			    vt.nall, vt.cutoff, bm25_idf(nchunks,
 			    (double)vt.df) };
 		}
 	}
 	buf_release(&tk.b);
-	h = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*h));
-	got = bm25_topk(l, nl, want, h, &exact);
-	*hits = xreallocarray(NULL, RP_MAX(RP_MIN(got, k), (size_t)1),
-	    sizeof(**hits));
-	for (size_t i = 0; i < got && n < k; i++) {
-		if (glob != NULL && (rc = store_chunk_glob(s, ids[h[i].row],
-		    glob, err)) <= 0) {
-			if (rc < 0) {
-				free(h);
-				free(*hits);
-				*hits = NULL;
-				return -1;
-			}
-			continue;
-		}
-		(*hits)[n].id = ids[h[i].row];
-		(*hits)[n++].score = h[i].score;
+	h = xreallocarray(NULL, RP_MAX(k, (size_t)1), sizeof(*h));
+	got = bm25_topk(l, nl, k, keep, nrows, h, &exact);
+	*hits = xreallocarray(NULL, RP_MAX(got, (size_t)1), sizeof(**hits));
+	for (size_t i = 0; i < got; i++) {
+		(*hits)[i].id = ids[h[i].row];
+		(*hits)[i].score = h[i].score;
 	}
 	s->bm25_exact = exact;
 	free(h);
-	return (long)n;
+	return (long)got;
 }
 
 long
@@ -2060,22 +2058,53 @@ store_bm25_exact(const struct store *s)
 }
 
 int
-store_chunk_glob(struct store *s, int64_t id, const char *glob,
-    struct rp_err *err)
+store_glob_rows(struct store *s, const char *glob, const int64_t *ids,
+    size_t n, const uint64_t **keep, size_t *count, struct rp_err *err)
 {
 	sqlite3_stmt *st;
-	int rc, match = 0;
+	int64_t id;
+	long row = -1;
+	int rc;
 
-	if ((st = stmt(s, CHUNK_GLOB, err)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, glob, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		match = sqlite3_column_int(st, 0);
+	if (s->keep != NULL && s->kids == ids && s->kn == n &&
+	    strcmp(s->kglob, glob) == 0)
+		goto done;
+	free(s->kglob);
+	free(s->keep);
+	s->kglob = NULL;
+	s->keep = xcalloc(RP_MAX((n + 63) / 64, (size_t)1), sizeof(*s->keep));
+	s->kcount = 0;
+	if ((st = stmt(s, GLOB_CHUNKS, err)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, glob, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		/* A document's chunks are numbered in a row, mostly. */
+		if (row >= 0 && (size_t)row + 1 < n && ids[row + 1] == id)
+			row++;
+		else if ((row = rp_find_id(ids, n, id)) < 0)
+			continue;	/* a chunk without a vector */
+		if (!VEC_IN(s->keep, row)) {
+			s->keep[row / 64] |= (uint64_t)1 << (row % 64);
+			s->kcount++;
+		}
+	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return dberr(s, err, "filter");
-	return match != 0;
+	if (rc != SQLITE_DONE) {
+		dberr(s, err, "filter");
+		goto fail;
+	}
+	s->kglob = xstrdup(glob);
+	s->kids = ids;
+	s->kn = n;
+done:
+	*keep = s->keep;
+	*count = s->kcount;
+	return 0;
+fail:
+	free(s->keep);
+	s->keep = NULL;
+	return -1;
 }
 
 static char *

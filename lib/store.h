@@ -227,8 +227,9 @@ int		 store_each_doc(struct store *s, const char *prefix,
  * in time bounded by the number of terms, a term in many chunks read
  * only where it weighs most and looked up for the chunks that may win;
  * no FTS5 query runs, and the hits are FTS5's but for the rare question
- * store_bm25_exact says otherwise of.  With a GLOB, 20 times K are ranked and those of other documents
- * dropped.  Otherwise FTS5 scores every chunk that matches (the terms
+ * store_bm25_exact says otherwise of; with a GLOB, only the chunks of
+ * the documents that match are scored (store_glob_rows), always
+ * exactly.  Otherwise FTS5 scores every chunk that matches (the terms
  * quoted, never parsed as FTS5 syntax).
  *
  * Returns the number of hits and sets *HITS to a new array (caller
@@ -333,11 +334,18 @@ int		 store_term_df(struct store *s, const char *term, size_t n,
 		    int64_t *df, int64_t *total, struct rp_err *err);
 
 /*
- * Does the document of chunk ID match GLOB (as store_bm25 filters)?
- * 1 or 0, or -1 with ERR filled.
+ * The rows of IDS[0..N) (chunk ids, ascending, as store_vectors and the
+ * vector file give them) whose document's path matches GLOB, as a set
+ * of rows (vec.h) into *KEEP, and how many into *COUNT.  Work in
+ * proportion to the documents (each path is matched once; a GLOB that
+ * starts with a plain prefix reads only the paths in its range) and the
+ * chunks of those that match; N / 8 bytes of memory.  The set is the
+ * store's, kept until store_close or a call with other arguments.  0,
+ * or -1 with ERR filled.
  */
-int		 store_chunk_glob(struct store *s, int64_t id, const char *glob,
-		    struct rp_err *err);
+int		 store_glob_rows(struct store *s, const char *glob,
+		    const int64_t *ids, size_t n, const uint64_t **keep,
+		    size_t *count, struct rp_err *err);
 
 /* Read chunk ID into ROW (release with store_row_release).  0, or -1. */
 int		 store_row_get(struct store *s, int64_t id, struct store_row *row,

@@ -341,6 +341,7 @@ struct query {
 	float		 err;		/* a row's error bound / its scale */
 	const float	*scales;
 	dot_q8_fn	 dot_q8;
+	const uint64_t	*keep;		/* the rows to score; NULL: all */
 };
 
 /* A row an int8 scan keeps: it may be among the best. */
@@ -368,6 +369,8 @@ scan(void *arg)
 	const float *r = (const float *)s->rows + s->from * s->dim;
 
 	for (size_t i = s->from; i < s->to; i++, r += s->dim) {
+		if (!VEC_IN(q->keep, i))
+			continue;
 		hit.score = q->dot(r, q->q, s->dim);
 		/* Most rows lose to the worst kept: one compare, no heap. */
 		if (s->n == s->k && hit.score < worst)
@@ -397,6 +400,8 @@ scan_q8(void *arg)
 	const int8_t *c = (const int8_t *)s->rows + s->from * s->stride;
 
 	for (size_t i = s->from; i < s->to; i++, c += s->stride) {
+		if (!VEC_IN(q->keep, i))
+			continue;
 		a = q->scales[i] * q->qscale * (float)q->dot_q8(c, q->q16,
 		    s->stride);
 		e = q->scales[i] * q->err;
@@ -499,9 +504,9 @@ nthreads(unsigned threads, size_t n, size_t min_rows, size_t row_bytes)
 
 size_t
 vec_topk(const float *rows, size_t n, size_t dim, const float *q, size_t k,
-    unsigned threads, struct vec_hit *out)
+    const uint64_t *keep, unsigned threads, struct vec_hit *out)
 {
-	struct query qy = { .q = q, .dot = dot() };
+	struct query qy = { .q = q, .dot = dot(), .keep = keep };
 	struct scan s[VEC_MAX_THREADS];
 	struct vec_hit *all;
 	size_t m, got;
@@ -579,10 +584,12 @@ quantize_query(const float *q, size_t dim, size_t stride, int16_t *q16,
 size_t
 vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
     const int8_t *codes, const float *scales, size_t n, size_t dim,
-    const float *q, size_t k, unsigned threads, struct vec_hit *out)
+    const float *q, size_t k, const uint64_t *keep, unsigned threads,
+    struct vec_hit *out)
 {
 	size_t stride = VEC_Q8_STRIDE(dim), m, nc = 0, got;
-	struct query qy = { .dot_q8 = dot_q8(), .scales = scales };
+	struct query qy = { .dot_q8 = dot_q8(), .scales = scales,
+	    .keep = keep };
 	struct scan s[VEC_MAX_THREADS];
 	struct vec_hit *lows, *hits;
 	struct cand *cand;
@@ -596,7 +603,7 @@ vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
 	q16 = xreallocarray(NULL, stride, sizeof(*q16));
 	if (quantize_query(q, dim, stride, q16, &qy) != 0) {
 		free(q16);	/* NaN: no bound holds; the float scan */
-		return vec_topk(rows, n, dim, q, k, threads, out);
+		return vec_topk(rows, n, dim, q, k, keep, threads, out);
 	}
 	qy.q16 = q16;
 	/* A quarter of the bytes a row: four times the rows a thread. */
@@ -605,7 +612,7 @@ vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
 	run(scan_q8, s, codes, n, dim, stride, &qy, k, threads, lows);
 	/* The K-th best lower bound of all: the bar every answer clears. */
 	m = gather(s, threads, lows);
-	bar = lows[RP_MIN(k, m) - 1].score;
+	bar = m > 0 ? lows[RP_MIN(k, m) - 1].score : 0;	/* m = 0: no rows */
 	for (t = 0; t < threads; t++)
 		for (size_t i = 0; i < s[t].ncand; i++)
 			nc += s[t].cand[i].upper >= bar;

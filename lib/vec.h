@@ -44,15 +44,24 @@ const char	*vec_isa(void);
  */
 int		vec_set_isa(const char *name);
 /*
+ * A set of rows, for a search to keep to: row I is in it when bit I % 64
+ * of word I / 64 is set.  A NULL set holds every row.
+ */
+#define VEC_IN(keep, i)	((keep) == NULL || \
+			    ((keep)[(size_t)(i) / 64] >> ((size_t)(i) % 64) & 1))
+
+/*
  * The K rows of ROWS (N rows of DIM floats) with the highest dot product
- * with Q, best first, ties by lower row, into OUT (room for K).  Rows are
+ * with Q, best first, ties by lower row, into OUT (room for K), of the
+ * rows in the set KEEP (above; the others are never read).  Rows are
  * split across THREADS threads (0: as many as the machine has online,
  * at most VEC_MAX_THREADS and one for each 32 MiB of rows scanned, since
  * a thread costs a short-lived process more than it saves on less).
- * Returns min(K, N).
+ * Returns min(K, rows in KEEP).
  */
 size_t		vec_topk(const float *rows, size_t n, size_t dim, const float *q,
-		    size_t k, unsigned threads, struct vec_hit *out);
+		    size_t k, const uint64_t *keep, unsigned threads,
+		    struct vec_hit *out);
 /* The most threads vec_topk uses for THREADS = 0. */
 unsigned	vec_threads(void);
 /* The threads THREADS = 0 means for N rows of ROW_BYTES (above). */
@@ -81,11 +90,12 @@ typedef const float *(*vec_row_fn)(void *arg, size_t i);
  * them) and their SCALES, and then the float rows of the few that may
  * be among the best: ROW(ARG, i) when ROW is set, else ROWS + i * DIM.
  * (ROWS must be whole either way: a question with a value that is not
- * finite is searched there with vec_topk.)  Returns min(K, N).
+ * finite is searched there with vec_topk.)  Only rows in KEEP are read.
+ * Returns min(K, rows in KEEP).
  */
 size_t		vec_topk_q8(const float *rows, vec_row_fn row, void *arg,
 		    const int8_t *codes, const float *scales, size_t n,
-		    size_t dim, const float *q, size_t k, unsigned threads,
-		    struct vec_hit *out);
+		    size_t dim, const float *q, size_t k, const uint64_t *keep,
+		    unsigned threads, struct vec_hit *out);
 
 #endif /* VEC_H */

@@ -140,6 +140,43 @@ vector_store() {
 	assert_equal "$(jq -r .doc <<<"$output" | sed 's|/[^/]*$||' | sort -u)" docs/sub
 }
 
+@test "rag-query: --filter finds the best of the matching documents however far down they rank" {
+	# 2,500 chunks about the question outrank every chunk of b/.
+	mkdir a b
+	awk 'BEGIN { for (i = 1; i <= 2500; i++) { f = sprintf("a/%04d.txt", i)
+	    print "The boiler pressure gauge " i " reads high after the boiler service." > f
+	    close(f) } }'
+	printf 'Roses want pruning; the boiler room stays warm.\n' >b/1.txt
+	printf 'Seed trays dry fast near boiler pipes under pressure.\n' >b/2.txt
+	printf 'A rain gauge by the greenhouse.\n' >b/3.txt
+	printf 'Tomatoes ripen late in a cold summer.\n' >b/4.txt
+	rag-ingest --chunk-size 200 --overlap 0 a b | rag-embed | rag-index -d "$DB"
+	for m in bm25 vector hybrid; do
+		run -0 rag-query -d "$DB" --mode $m -k 3 --filter 'b/*' "boiler pressure gauge"
+		assert_equal "${#lines[@]}" 3
+		assert_equal "$(jq -r .doc <<<"$output" | cut -d/ -f1 | sort -u)" b
+	done
+	# The full-text leg's hits are those FTS5 finds, in its order: the
+	# three chunks with a word of the question.
+	run -0 rag-query -d "$DB" --mode bm25 -k 10 --filter 'b/*' "boiler pressure gauge"
+	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" b/2.txt,b/3.txt,b/1.txt
+	run -0 rag-query -d "$DB" --mode bm25 --exact -k 10 --filter 'b/*' "boiler pressure gauge"
+	assert_equal "$(jq -r .doc <<<"$output" | paste -sd, -)" b/2.txt,b/3.txt,b/1.txt
+	# The vector leg ranks every chunk of the documents that match.
+	run -0 rag-query -d "$DB" --mode vector -k 10 --filter 'b/*' "boiler pressure gauge"
+	assert_equal "$(jq -r .doc <<<"$output" | sort | paste -sd, -)" b/1.txt,b/2.txt,b/3.txt,b/4.txt
+	run -0 rag-query -d "$DB" --mode vector -k 10 --filter 'b/[13].txt' "boiler pressure gauge"
+	assert_equal "$(jq -r .doc <<<"$output" | sort | paste -sd, -)" b/1.txt,b/3.txt
+	run -0 rag-query -d "$DB" --mode vector -k 10 --filter '*/0042.txt' "boiler pressure gauge"
+	assert_equal "$(jq -r .doc <<<"$output")" a/0042.txt
+	# A filter that matches nothing: no hits, and no error.
+	for m in bm25 vector hybrid; do
+		run -0 --separate-stderr rag-query -d "$DB" --mode $m --filter 'c/*' "boiler"
+		assert_equal "$output" ""
+		assert_equal "$stderr" ""
+	done
+}
+
 @test "rag-query: vector modes on a store without vectors are a usage error" {
 	cp -r "$FIXTURES/docs" docs
 	rag-ingest docs | rag-index -d "$DB"

@@ -355,8 +355,8 @@ main(int argc, char *argv[])
 				break;
 			case FLOAT1:
 			case FLOAT2:
-				vec_topk(v.rows, v.n, v.dim, qv, K, i == FLOAT1 ?
-				    1 : 2, ex);
+				vec_topk(v.rows, v.n, v.dim, qv, K, NULL,
+				    i == FLOAT1 ? 1 : 2, ex);
 				break;
 			case Q8FLOOR1:
 			case Q8FLOOR2:
@@ -365,8 +365,9 @@ main(int argc, char *argv[])
 				break;
 			case Q81:
 			case Q82:
-				vec_topk_q8(v.rows, NULL, NULL, codes, scales, v.n, v.dim,
-				    qv, K, i == Q81 ? 1 : 2, hq);
+				vec_topk_q8(v.rows, NULL, NULL, codes, scales,
+				    v.n, v.dim, qv, K, NULL, i == Q81 ? 1 : 2,
+				    hq);
 				break;
 			case BM25X:
 			case BM25B:

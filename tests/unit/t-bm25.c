@@ -6,6 +6,7 @@
 #include "rp.h"
 #include "bm25.h"
 #include "tap.h"
+#include "vec.h"
 
 static uint64_t seed = 7;
 
@@ -26,10 +27,10 @@ by_score(const void *a, const void *b)
 	return (x->row > y->row) - (x->row < y->row);
 }
 
-/* Top-k the slow way: a score for every row, sorted. */
+/* Top-k the slow way: a score for every row in KEEP, sorted. */
 static size_t
-brute(const struct bm25_list *l, size_t nl, uint32_t nrows, size_t k,
-    struct bm25_hit *out)
+brute(const struct bm25_list *l, size_t nl, uint32_t nrows,
+    const uint64_t *keep, size_t k, struct bm25_hit *out)
 {
 	struct bm25_hit *all = xcalloc(nrows, sizeof(*all));
 	char *seen = xcalloc(nrows, 1);
@@ -44,7 +45,7 @@ brute(const struct bm25_list *l, size_t nl, uint32_t nrows, size_t k,
 			seen[l[i].all[j].row] = 1;
 		}
 	for (uint32_t r = 0; r < nrows; r++)
-		if (seen[r])
+		if (seen[r] && VEC_IN(keep, r))
 			all[n++] = all[r];
 	qsort(all, n, sizeof(*all), by_score);
 	n = RP_MIN(n, k);
@@ -94,15 +95,17 @@ same(const struct bm25_hit *a, size_t na, const struct bm25_hit *b,
 
 /*
  * Random questions of NL terms over NROWS rows, their lists capped at
- * CAP (0: none), against brute force: when bm25_topk says exact, the
- * same hits.  Counts the rounds said exact, and those that match.
+ * CAP (0: none), kept to a random set of about one row in SHARE (0: no
+ * set), against brute force: when bm25_topk says exact, the same hits.
+ * Counts the rounds said exact, and those that match.
  */
 static void
-rounds(size_t cap, int *said, int *right, int *wrong_exact)
+rounds(size_t cap, uint32_t share, int *said, int *right, int *wrong_exact)
 {
 	struct bm25_list l[12];
 	struct vindex_posting *top[12];
 	struct bm25_hit a[300], b[300];
+	uint64_t *keep = NULL;
 	size_t na, nb;
 	int exact;
 
@@ -123,8 +126,14 @@ rounds(size_t cap, int *said, int *right, int *wrong_exact)
 			/* Rare terms weigh more, as IDF has it. */
 			l[i].idf = 12.0 / (1 + (double)l[i].nall / 60);
 		}
-		na = bm25_topk(l, nl, k, a, &exact);
-		nb = brute(l, nl, nrows, k, b);
+		if (share > 0) {
+			keep = xcalloc((nrows + 63) / 64, sizeof(*keep));
+			for (uint32_t r = 0; r < nrows; r++)
+				if (rnd(share) == 0)
+					keep[r / 64] |= (uint64_t)1 << (r % 64);
+		}
+		na = bm25_topk(l, nl, k, keep, nrows, a, &exact);
+		nb = brute(l, nl, nrows, keep, k, b);
 		*said += exact;
 		*right += same(a, na, b, nb);
 		*wrong_exact += exact && !same(a, na, b, nb);
@@ -132,6 +141,8 @@ rounds(size_t cap, int *said, int *right, int *wrong_exact)
 			free((void *)l[i].all);
 			free(top[i]);
 		}
+		free(keep);
+		keep = NULL;
 	}
 }
 
@@ -163,18 +174,44 @@ main(void)
 	ok(bm25_cap(p, 3, 10, &cut) == 3 && cut == 0, "cap: fewer than the "
 	    "cap are all kept, no cutoff");
 
-	rounds(0, &said, &right, &wrong);
+	rounds(0, 0, &said, &right, &wrong);
 	ok(said == 40 && right == 40, "uncapped lists: exact, as brute force "
 	    "(%d of 40)", right);
 	said = right = wrong = 0;
-	rounds(40, &said, &right, &wrong);
+	rounds(40, 0, &said, &right, &wrong);
 	ok(wrong == 0 && said > 0, "capped lists: said exact %d times of 40, "
 	    "never wrongly; %d as brute force", said, right);
 	ok(right >= said, "capped lists: every exact answer is right");
+	ok(said < 40, "capped lists: some answers are not vouched for "
+	    "(%d of 40), so the rounds below test the fallback", 40 - said);
+	/* Kept to a set of rows: exact every time, by either way. */
+	for (uint32_t share = 1; share <= 1000; share *= 10) {
+		said = right = wrong = 0;
+		rounds(40, share, &said, &right, &wrong);
+		ok(said == 40 && right == 40, "capped lists, one row in %u "
+		    "kept: exact, as brute force (%d of 40)", share, right);
+		said = right = wrong = 0;
+		rounds(0, share, &said, &right, &wrong);
+		ok(said == 40 && right == 40, "uncapped lists, one row in %u "
+		    "kept: exact, as brute force (%d of 40)", share, right);
+	}
 
-	is_int(bm25_topk(l, 0, 10, a, &exact), 0, "no lists, no hits");
+	is_int(bm25_topk(l, 0, 10, NULL, 0, a, &exact), 0, "no lists, no hits");
 	l[0] = (struct bm25_list){ p, 0, p, 0, 0, 1 };
-	is_int(bm25_topk(l, 1, 10, a, &exact), 0, "empty lists, no hits");
-	is_int(bm25_topk(l, 1, 0, a, &exact), 0, "k = 0");
+	is_int(bm25_topk(l, 1, 10, NULL, 0, a, &exact), 0,
+	    "empty lists, no hits");
+	is_int(bm25_topk(l, 1, 0, NULL, 0, a, &exact), 0, "k = 0");
+	{
+		struct vindex_posting q[3] = { { 2, 4.0f }, { 7, 3.0f },
+		    { 8, 2.0f } };
+		uint64_t none = 0, some = (uint64_t)1 << 7 | (uint64_t)1 << 8;
+
+		l[0] = (struct bm25_list){ q, 3, q, 3, 0, 1 };
+		is_int(bm25_topk(l, 1, 10, &none, 10, a, &exact), 0,
+		    "an empty set of rows: no hits");
+		n = bm25_topk(l, 1, 10, &some, 10, a, &exact);
+		ok(n == 2 && a[0].row == 7 && a[1].row == 8 && exact,
+		    "a set of rows: only its rows, best first");
+	}
 	return tap_done();
 }

@@ -121,6 +121,8 @@ same_hits(const struct vec_hit *a, const struct vec_hit *b, size_t n,
 struct fetch {
 	const float	*copy;
 	size_t		 dim, calls;
+	const uint64_t	*keep;		/* rows it may be asked for */
+	int		 outside;	/* asked for another */
 };
 
 static const float *
@@ -129,7 +131,90 @@ fetch_row(void *arg, size_t i)
 	struct fetch *f = arg;
 
 	f->calls++;
+	f->outside |= !VEC_IN(f->keep, i);
 	return f->copy + i * f->dim;
+}
+
+/* Top-k the slow way over the rows of KEEP; returns how many. */
+static size_t
+brute_kept(const float *rows, size_t n, size_t dim, const float *q,
+    const uint64_t *keep, size_t k, struct vec_hit *out)
+{
+	struct vec_hit *all = xcalloc(n, sizeof(*all));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (VEC_IN(keep, i))
+			all[m++] = (struct vec_hit){ vec_dot(rows + i * dim, q,
+			    dim), (uint32_t)i };
+	qsort(all, m, sizeof(*all), by_score);
+	m = RP_MIN(m, k);
+	memcpy(out, all, m * sizeof(*out));
+	free(all);
+	return m;
+}
+
+/*
+ * A search kept to a set of rows: exactly the best of those rows, float
+ * and int8 alike, on every ISA and one or two threads (enough rows for
+ * two), reading no other row's floats; fewer hits than K when the set
+ * is smaller.
+ */
+static void
+test_keep(const char *const *isas, size_t nisas)
+{
+	const size_t n = 40000, dim = 100, words = (n + 63) / 64;
+	struct vec_hit a[200], b[200], c[200];
+	uint64_t *keep = xcalloc(words, sizeof(*keep));
+	struct fetch f = { NULL, dim, 0, NULL, 0 };
+	float *rows = unit_rows(n, dim, 0), *scales, *q;
+	size_t got, got2, want, sizes[3] = { 0, 3, 700 };
+	int8_t *codes;
+	int same;
+
+	quantize_all(rows, n, dim, &codes, &scales);
+	f.copy = rows;
+	for (size_t s = 0; s < 3; s++) {
+		/* SIZES[s] rows, spread out, the last one among them. */
+		memset(keep, 0, words * sizeof(*keep));
+		for (size_t i = 0; i < sizes[s]; i++) {
+			size_t r = n - 1 - i * (n / (sizes[s] + 1));
+
+			keep[r / 64] |= (uint64_t)1 << (r % 64);
+		}
+		f.keep = keep;
+		for (size_t i = 0; i < nisas; i++) {
+			if (vec_set_isa(isas[i]) != 0)
+				continue;
+			same = 1;
+			for (unsigned t = 1; t <= 2; t++)
+				for (size_t j = 0; j < 4; j++) {
+					q = unit_rows(1, dim, 0);
+					want = brute_kept(rows, n, dim, q, keep,
+					    200, c);
+					got = vec_topk(rows, n, dim, q, 200,
+					    keep, t, a);
+					f.outside = 0;
+					got2 = vec_topk_q8(rows, fetch_row, &f,
+					    codes, scales, n, dim, q, 200, keep,
+					    t, b);
+					same &= want == RP_MIN(sizes[s],
+					    (size_t)200) && got == want &&
+					    got2 == want && same_hits(a, c,
+					    want, 1) && same_hits(b, c, want,
+					    1) && !f.outside;
+					free(q);
+				}
+			ok(same, "%s: kept to %zu of %zu rows, float and int8 "
+			    "give their best exactly, on 1 and 2 threads",
+			    isas[i], sizes[s], n);
+		}
+	}
+	vec_set_isa("generic");
+	free(keep);
+	free(rows);
+	free(codes);
+	free(scales);
 }
 
 /*
@@ -156,9 +241,10 @@ test_q8(const char *const *isas, size_t nisas)
 			if (vec_set_isa(isas[i]) != 0)
 				continue;
 			for (unsigned t = 1; t <= 3; t++) {
-				got = vec_topk(rows, n, dims[d], q, 40, t, a);
-				got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, n,
-				    dims[d], q, 40, t, b);
+				got = vec_topk(rows, n, dims[d], q, 40, NULL, t,
+				    a);
+				got2 = vec_topk_q8(rows, NULL, NULL, codes,
+				    scales, n, dims[d], q, 40, NULL, t, b);
 				same &= got == 40 && got2 == 40 &&
 				    same_hits(a, b, 40, 1);
 			}
@@ -185,9 +271,9 @@ test_q8(const char *const *isas, size_t nisas)
 				q[x] += 2 * rows[(j * 379) % n * 384 + x];
 			vec_normalize(q, 384);
 			for (size_t k = 10; k <= 100; k += 90) {
-				got = vec_topk(rows, n, 384, q, k, 0, a);
-				got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, n, 384,
-				    q, k, 0, b);
+				got = vec_topk(rows, n, 384, q, k, NULL, 0, a);
+				got2 = vec_topk_q8(rows, NULL, NULL, codes,
+				    scales, n, 384, q, k, NULL, 0, b);
 				same &= got == k && got2 == k &&
 				    same_hits(a, b, k, 1);
 			}
@@ -200,14 +286,14 @@ test_q8(const char *const *isas, size_t nisas)
 	/* The float rows through a row function: only the few re-scored. */
 	{
 		struct fetch f = { xreallocarray(NULL, n, 384 *
-		    sizeof(float)), 384, 0 };
+		    sizeof(float)), 384, 0, NULL, 0 };
 
 		vec_set_isa("generic");
 		memcpy((float *)f.copy, rows, n * 384 * sizeof(float));
 		q = unit_rows(1, 384, 0);
-		got = vec_topk(rows, n, 384, q, 10, 0, a);
+		got = vec_topk(rows, n, 384, q, 10, NULL, 0, a);
 		got2 = vec_topk_q8(rows, fetch_row, &f, codes, scales, n, 384,
-		    q, 10, 0, b);
+		    q, 10, NULL, 0, b);
 		ok(got == 10 && got2 == 10 && same_hits(a, b, 10, 1) &&
 		    f.calls >= 10 && f.calls < n / 10, "int8 with a row "
 		    "function: the same hits, %zu of %zu rows read", f.calls,
@@ -218,10 +304,11 @@ test_q8(const char *const *isas, size_t nisas)
 
 	/* Edges: k > n, no rows, a zero question, a NaN in it. */
 	vec_set_isa("generic");
-	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 5, 384, rows, 10, 0, b);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 5, 384, rows, 10,
+	    NULL, 0, b);
 	ok(got == 5 && b[0].row == 0, "int8: k larger than n gives n");
-	is_int(vec_topk_q8(rows, NULL, NULL, codes, scales, 0, 384, rows, 10, 0, b), 0,
-	    "int8: no rows");
+	is_int(vec_topk_q8(rows, NULL, NULL, codes, scales, 0, 384, rows, 10,
+	    NULL, 0, b), 0, "int8: no rows");
 	free(rows);
 	free(codes);
 	free(scales);
@@ -230,14 +317,16 @@ test_q8(const char *const *isas, size_t nisas)
 	q = xcalloc(33, sizeof(float));
 	all = xcalloc(500, sizeof(*all));
 	all2 = xcalloc(500, sizeof(*all2));
-	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 3, 0, b);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 3, NULL,
+	    0, b);
 	first = got == 3 && b[0].row == 0 && b[1].row == 1 && b[2].row == 2 &&
 	    b[0].score == 0;
 	ok(first, "int8: a zero question scores every row 0, lowest rows first");
 	for (size_t i = 0; i < 33; i++)
 		q[i] = -rows[7 * 33 + i];
-	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 500, 0, all);
-	got2 = vec_topk(rows, 500, 33, q, 500, 0, all2);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 500,
+	    NULL, 0, all);
+	got2 = vec_topk(rows, 500, 33, q, 500, NULL, 0, all2);
 	ok(got == 500 && got2 == 500 && same_hits(all, all2, 500, 1) &&
 	    all[499].row == 7, "int8: every row, the opposite one last");
 	zeros = 1;
@@ -246,8 +335,9 @@ test_q8(const char *const *isas, size_t nisas)
 			zeros &= all[i].score == 0;
 	ok(zeros, "int8: zero rows score 0");
 	q[4] = NAN;
-	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 5, 0, b);
-	got2 = vec_topk(rows, 500, 33, q, 5, 0, a);
+	got = vec_topk_q8(rows, NULL, NULL, codes, scales, 500, 33, q, 5, NULL,
+	    0, b);
+	got2 = vec_topk(rows, 500, 33, q, 5, NULL, 0, a);
 	nan = got == got2;
 	ok(nan, "int8: a question with NaN falls back to the float scan");
 	free(rows);
@@ -272,9 +362,9 @@ test_q8(const char *const *isas, size_t nisas)
 	for (size_t i = 0; i < nisas; i++) {
 		if (vec_set_isa(isas[i]) != 0)
 			continue;
-		got = vec_topk(rows, 2000, 64, q, 50, 2, all);
-		got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, 2000, 64, q, 50, 2,
-		    all2);
+		got = vec_topk(rows, 2000, 64, q, 50, NULL, 2, all);
+		got2 = vec_topk_q8(rows, NULL, NULL, codes, scales, 2000, 64, q,
+		    50, NULL, 2, all2);
 		same &= got == 50 && got2 == 50 && same_hits(all, all2, 50, 1);
 	}
 	ok(same, "int8: near ties come back as the float scan orders them");
@@ -332,7 +422,7 @@ main(void)
 		if (vec_set_isa(isas[i]) != 0)
 			continue;
 		for (unsigned t = 1; t <= 3; t++) {
-			got = vec_topk(rows, n, dim, q, k, t, a);
+			got = vec_topk(rows, n, dim, q, k, NULL, t, a);
 			same = got == k;
 			for (size_t j = 0; same && j < k; j++)
 				same = a[j].row == b[j].row &&
@@ -341,18 +431,19 @@ main(void)
 			    isas[i], k, t);
 		}
 	}
-	is_int(vec_topk(rows, 3, dim, q, 10, 0, a), 3, "k larger than n");
+	is_int(vec_topk(rows, 3, dim, q, 10, NULL, 0, a), 3, "k larger than n");
 	ok(a[0].score >= a[1].score && a[1].score >= a[2].score, "sorted");
-	is_int(vec_topk(rows, 0, dim, q, 10, 0, a), 0, "no rows");
+	is_int(vec_topk(rows, 0, dim, q, 10, NULL, 0, a), 0, "no rows");
 	/* Ties: equal rows come back lowest row first. */
 	for (size_t i = 0; i < 4; i++)
 		memcpy(rows + i * dim, rows + 7 * dim, dim * sizeof(float));
-	got = vec_topk(rows, 8, dim, rows, 3, 2, a);
+	got = vec_topk(rows, 8, dim, rows, 3, NULL, 2, a);
 	ok(got == 3 && a[0].row == 0 && a[1].row == 1 && a[2].row == 2,
 	    "ties go to the lower row");
 	free(rows);
 	free(q);
 	test_quantize();
 	test_q8(isas, RP_NELEM(isas));
+	test_keep(isas, RP_NELEM(isas));
 	return tap_done();
 }
