@@ -2057,6 +2057,27 @@ store_bm25_exact(const struct store *s)
 	return s->bm25_exact;
 }
 
+/*
+ * The index of ID in the ascending IDS[0..N), looked for from FROM on in
+ * steps that double, then by halves: in time in proportion to the log
+ * of the distance.  -1 when it is not there.
+ */
+static long
+find_after(const int64_t *ids, size_t n, size_t from, int64_t id)
+{
+	size_t lo = from, step = 1;
+	long r;
+
+	if (from >= n)
+		return -1;
+	while (lo + step < n && ids[lo + step] <= id) {
+		lo += step;
+		step *= 2;
+	}
+	r = rp_find_id(ids + lo, RP_MIN(n - lo, step + 1), id);
+	return r < 0 ? -1 : (long)lo + r;
+}
+
 int
 store_glob_rows(struct store *s, const char *glob, const int64_t *ids,
     size_t n, const uint64_t **keep, size_t *count, struct rp_err *err)
@@ -2079,10 +2100,11 @@ store_glob_rows(struct store *s, const char *glob, const int64_t *ids,
 	sqlite3_bind_text(st, 1, glob, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
-		/* A document's chunks are numbered in a row, mostly. */
-		if (row >= 0 && (size_t)row + 1 < n && ids[row + 1] == id)
-			row++;
-		else if ((row = rp_find_id(ids, n, id)) < 0)
+		/* Ids come mostly in order (a document's chunks are
+		 * numbered in a row): look from the last one first. */
+		row = row >= 0 && ids[row] < id ? find_after(ids, n,
+		    (size_t)row + 1, id) : rp_find_id(ids, n, id);
+		if (row < 0)
 			continue;	/* a chunk without a vector */
 		if (!VEC_IN(s->keep, row)) {
 			s->keep[row / 64] |= (uint64_t)1 << (row % 64);
