@@ -340,7 +340,7 @@ vector_scan(struct query *qy, size_t want, struct pooled **pool)
 	size_t got, nkeep;
 
 	if (qy->filter != NULL && store_glob_rows(qy->store, qy->filter,
-	    qy->vecs.ids, qy->vecs.n, &keep, &nkeep, &err) != 0)
+	    &keep, &nkeep, &err) != 0)
 		fail(&err);
 	hits = xreallocarray(NULL, RP_MAX(want, (size_t)1), sizeof(*hits));
 	/* The same hits either way: the int8 scan reads fewer bytes. */

@@ -53,7 +53,8 @@ enum stmt {
 	META_SET,
 	META_GET,
 	VEC_INSERT,
-	GLOB_CHUNKS,
+	DOCS_GLOB,
+	DOCS_MAX,
 	TERM_DF,
 	CACHE_GET,
 	CACHE_PUT,
@@ -93,9 +94,9 @@ static const char *const sql[NSTMT] = {
 	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[VEC_INSERT] = "INSERT INTO vectors(chunk, v) VALUES (?1, ?2)",
-	/* Documents first, each path matched once; a prefix is a range. */
-	[GLOB_CHUNKS] = "SELECT c.id FROM docs d CROSS JOIN chunks c "
-	    "ON c.doc = d.id WHERE d.path GLOB ?1",
+	/* Each path matched once; a glob's plain prefix is a range. */
+	[DOCS_GLOB] = "SELECT id FROM docs WHERE path GLOB ?1",
+	[DOCS_MAX] = "SELECT max(id) FROM docs",
 	[TERM_DF] = "SELECT doc FROM fts_vocab WHERE term = ?1",
 	[CACHE_GET] = "SELECT v FROM embed_cache "
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
@@ -169,7 +170,8 @@ struct store {
 	const volatile sig_atomic_t *cancel;
 	struct vindex	*vi;		/* the mapped vector file */
 	float		*mem_rows;	/* or the vectors read into memory */
-	int64_t		*mem_ids;
+	int64_t		*mem_ids, *mem_docs;
+	size_t		 mem_n;
 	struct buf	 z;		/* compressed text */
 	struct buf	 t;		/* decompressed text */
 	struct buf	 f;		/* text rewritten for FTS5 */
@@ -178,9 +180,8 @@ struct store {
 	int		 bm25_exact;	/* the last store_bm25 was exact */
 	fts5_tokenizer	 tokf;		/* the fts table's tokenizer */
 	Fts5Tokenizer	*tok;
-	char		*kglob;		/* store_glob_rows' last answer: */
-	const int64_t	*kids;		/* for these ids */
-	size_t		 kn, kcount;
+	char		*kglob;		/* store_glob_rows' last answer */
+	size_t		 kcount;
 	uint64_t	*keep;
 };
 
@@ -699,6 +700,7 @@ store_close(struct store *s)
 	vindex_close(s->vi);
 	free(s->mem_rows);
 	free(s->mem_ids);
+	free(s->mem_docs);
 	free(s->kglob);
 	free(s->keep);
 	for (int i = 0; i < NSTMT; i++)
@@ -1476,8 +1478,7 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 
 	if (tokenizer(s, err) != 0)
 		return -1;
-	if (glob != NULL && store_glob_rows(s, glob, ids, nrows, &keep, &nkeep,
-	    err) != 0)
+	if (glob != NULL && store_glob_rows(s, glob, &keep, &nkeep, err) != 0)
 		return -1;
 	buf_init(&tk.b, 1 << 16);
 	for (size_t i = 0; i < nterms && nl < RP_NELEM(l); i++) {
@@ -1611,7 +1612,8 @@ struct vec_reader {
 
 /* vindex_row_fn over the vectors table, in chunk order. */
 static int
-next_vector(void *arg, int64_t *id, float *row, struct rp_err *err)
+next_vector(void *arg, int64_t *id, int64_t *doc, float *row,
+    struct rp_err *err)
 {
 	struct vec_reader *r = arg;
 	int rc = sqlite3_step(r->st);
@@ -1626,6 +1628,7 @@ next_vector(void *arg, int64_t *id, float *row, struct rp_err *err)
 		    (long long)sqlite3_column_int64(r->st, 0),
 		    sqlite3_column_bytes(r->st, 1), r->dim * sizeof(float));
 	*id = sqlite3_column_int64(r->st, 0);
+	*doc = sqlite3_column_int64(r->st, 2);
 	memcpy(row, sqlite3_column_blob(r->st, 1), r->dim * sizeof(float));
 	return 1;
 }
@@ -1636,8 +1639,11 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
 {
 	r->s = s;
 	r->dim = dim;
-	if (sqlite3_prepare_v2(s->db, "SELECT chunk, v FROM vectors "
-	    "ORDER BY chunk", -1, &r->st, NULL) != SQLITE_OK)
+	/* A vector without its chunk (a damaged store) has no document. */
+	if (sqlite3_prepare_v2(s->db, "SELECT v.chunk, v.v, "
+	    "coalesce(c.doc, -1) FROM vectors v LEFT JOIN chunks c "
+	    "ON c.id = v.chunk ORDER BY v.chunk", -1, &r->st, NULL) !=
+	    SQLITE_OK)
 		return dberr(s, err, "read vectors");
 	return 0;
 }
@@ -1862,10 +1868,11 @@ struct build {
 };
 
 static int
-build_row(void *arg, int64_t *id, float *row, struct rp_err *err)
+build_row(void *arg, int64_t *id, int64_t *doc, float *row,
+    struct rp_err *err)
 {
 	struct build *b = arg;
-	int rc = next_vector(&b->r, id, row, err);
+	int rc = next_vector(&b->r, id, doc, row, err);
 
 	/* More than counted: vindex_write says so; keep what fits. */
 	if (rc > 0 && b->nids < b->capids)
@@ -1934,8 +1941,10 @@ load_memory(struct store *s, const struct vindex_meta *want,
 	    m.dim * sizeof(float));
 	s->mem_ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
 	    sizeof(int64_t));
+	s->mem_docs = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
+	    sizeof(int64_t));
 	while (i < m.count && (rc = next_vector(&r, &s->mem_ids[i],
-	    s->mem_rows + i * m.dim, err)) > 0)
+	    &s->mem_docs[i], s->mem_rows + i * m.dim, err)) > 0)
 		i++;
 	sqlite3_finalize(r.st);
 	if (i < m.count)
@@ -1943,7 +1952,7 @@ load_memory(struct store *s, const struct vindex_meta *want,
 		    "%s: vectors changed while read", s->path);
 	v->rows = s->mem_rows;
 	v->ids = s->mem_ids;
-	v->n = m.count;
+	v->n = s->mem_n = m.count;
 	v->dim = m.dim;
 	v->nchunks = m.nchunks;
 	v->mapped = 0;
@@ -2057,73 +2066,66 @@ store_bm25_exact(const struct store *s)
 	return s->bm25_exact;
 }
 
-/*
- * The index of ID in the ascending IDS[0..N), looked for from FROM on in
- * steps that double, then by halves: in time in proportion to the log
- * of the distance.  -1 when it is not there.
- */
-static long
-find_after(const int64_t *ids, size_t n, size_t from, int64_t id)
-{
-	size_t lo = from, step = 1;
-	long r;
-
-	if (from >= n)
-		return -1;
-	while (lo + step < n && ids[lo + step] <= id) {
-		lo += step;
-		step *= 2;
-	}
-	r = rp_find_id(ids + lo, RP_MIN(n - lo, step + 1), id);
-	return r < 0 ? -1 : (long)lo + r;
-}
-
 int
-store_glob_rows(struct store *s, const char *glob, const int64_t *ids,
-    size_t n, const uint64_t **keep, size_t *count, struct rp_err *err)
+store_glob_rows(struct store *s, const char *glob, const uint64_t **keep,
+    size_t *count, struct rp_err *err)
 {
+	const int64_t *docs = s->vi != NULL ? vindex_docs(s->vi) : s->mem_docs;
+	size_t n = s->vi != NULL ? vindex_count(s->vi) : s->mem_n;
+	uint64_t *match = NULL;
 	sqlite3_stmt *st;
-	int64_t id;
-	long row = -1;
+	int64_t max = -1, d;
 	int rc;
 
-	if (s->keep != NULL && s->kids == ids && s->kn == n &&
-	    strcmp(s->kglob, glob) == 0)
+	if (s->keep != NULL && strcmp(s->kglob, glob) == 0)
 		goto done;
 	free(s->kglob);
 	free(s->keep);
 	s->kglob = NULL;
 	s->keep = xcalloc(RP_MAX((n + 63) / 64, (size_t)1), sizeof(*s->keep));
 	s->kcount = 0;
-	if ((st = stmt(s, GLOB_CHUNKS, err)) == NULL)
+	/* The documents that match, as a set of their ids. */
+	if ((st = stmt(s, DOCS_MAX, err)) == NULL)
+		goto fail;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		max = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		goto sqlfail;
+	if (max < 0 || docs == NULL)
+		goto found;	/* no documents, or no rows */
+	if ((uint64_t)max / 64 >= SIZE_MAX / sizeof(*match)) {
+		rp_err_set(err, RP_EXIT_DATA, "%s: filter: a document id of "
+		    "%lld", s->path, (long long)max);
+		goto fail;
+	}
+	match = xcalloc((size_t)max / 64 + 1, sizeof(*match));
+	if ((st = stmt(s, DOCS_GLOB, err)) == NULL)
 		goto fail;
 	sqlite3_bind_text(st, 1, glob, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		/* Ids come mostly in order (a document's chunks are
-		 * numbered in a row): look from the last one first. */
-		row = row >= 0 && ids[row] < id ? find_after(ids, n,
-		    (size_t)row + 1, id) : rp_find_id(ids, n, id);
-		if (row < 0)
-			continue;	/* a chunk without a vector */
-		if (!VEC_IN(s->keep, row)) {
-			s->keep[row / 64] |= (uint64_t)1 << (row % 64);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((d = sqlite3_column_int64(st, 0)) >= 0 && d <= max)
+			match[d / 64] |= (uint64_t)1 << (d % 64);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto sqlfail;
+	/* Then the rows of their chunks: one pass, 8 bytes a row. */
+	for (size_t r = 0; r < n; r++)
+		if ((d = docs[r]) >= 0 && d <= max && VEC_IN(match, d)) {
+			s->keep[r / 64] |= (uint64_t)1 << (r % 64);
 			s->kcount++;
 		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		dberr(s, err, "filter");
-		goto fail;
-	}
+found:
+	free(match);
 	s->kglob = xstrdup(glob);
-	s->kids = ids;
-	s->kn = n;
 done:
 	*keep = s->keep;
 	*count = s->kcount;
 	return 0;
+sqlfail:
+	dberr(s, err, "filter");
 fail:
+	free(match);
 	free(s->keep);
 	s->keep = NULL;
 	return -1;
@@ -2539,8 +2541,9 @@ check_vectors(struct check *c, const struct vindex_meta *m, int has,
 
 /*
  * The vector file's rows against the store's vectors, both in chunk
- * order: merged, counting rows only one side has or that differ, and
- * int8 rows that are not their float rows quantised.
+ * order: merged, counting rows only one side has or that differ (in
+ * their floats or their document), and int8 rows that are not their
+ * float rows quantised.
  */
 static int
 check_file_rows(struct check *c, const struct vindex_meta *m,
@@ -2548,11 +2551,11 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 {
 	const float *rows = vindex_rows(vi), *scales = vindex_scales(vi);
 	const int8_t *codes = vindex_codes(vi);
-	const int64_t *ids = vindex_ids(vi);
+	const int64_t *ids = vindex_ids(vi), *docs = vindex_docs(vi);
 	size_t i = 0, j = 0, nfile = vindex_count(vi), differ = 0;
 	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim), cap = 0;
 	struct vec_reader r;
-	int64_t id, *mine = NULL;
+	int64_t id, doc, *mine = NULL;
 	int8_t *code;
 	float *row;
 	int rc;
@@ -2561,7 +2564,7 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 		return -1;
 	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
 	code = xmalloc(stride);
-	while ((rc = next_vector(&r, &id, row, err)) > 0) {
+	while ((rc = next_vector(&r, &id, &doc, row, err)) > 0) {
 		if (i == cap) {
 			cap = cap ? 2 * cap : 1024;
 			mine = xreallocarray(mine, cap, sizeof(*mine));
@@ -2573,7 +2576,8 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 			differ++;
 			continue;
 		}
-		if (memcmp(rows + j * m->dim, row, m->dim * sizeof(*row)) != 0)
+		if (memcmp(rows + j * m->dim, row, m->dim * sizeof(*row)) != 0 ||
+		    docs[j] != doc)
 			differ++;
 		else if (codes != NULL && (vec_quantize(row, m->dim, code,
 		    stride) != scales[j] || memcmp(code, codes + j * stride,

@@ -334,18 +334,17 @@ int		 store_term_df(struct store *s, const char *term, size_t n,
 		    int64_t *df, int64_t *total, struct rp_err *err);
 
 /*
- * The rows of IDS[0..N) (chunk ids, ascending, as store_vectors and the
- * vector file give them) whose document's path matches GLOB, as a set
- * of rows (vec.h) into *KEEP, and how many into *COUNT.  Work in
- * proportion to the documents (each path is matched once; a GLOB that
- * starts with a plain prefix reads only the paths in its range) and the
- * chunks of those that match; N / 8 bytes of memory.  The set is the
- * store's, kept until store_close or a call with other arguments.  0,
- * or -1 with ERR filled.
+ * The rows of the vectors store_vectors gave (and of the vector file's
+ * postings) whose chunk's document has a path that matches GLOB, as a
+ * set of rows (vec.h) into *KEEP, and how many into *COUNT.  Work in
+ * proportion to the documents (each path matched once; a GLOB that
+ * starts with a plain prefix reads only the paths in its range) and one
+ * pass over the rows' documents, 8 bytes a row; a bit a row and a bit a
+ * document of memory.  The set is the store's, kept until store_close or
+ * a call with another GLOB.  0, or -1 with ERR filled.
  */
 int		 store_glob_rows(struct store *s, const char *glob,
-		    const int64_t *ids, size_t n, const uint64_t **keep,
-		    size_t *count, struct rp_err *err);
+		    const uint64_t **keep, size_t *count, struct rp_err *err);
 
 /* Read chunk ID into ROW (release with store_row_release).  0, or -1. */
 int		 store_row_get(struct store *s, int64_t id, struct store_row *row,

@@ -13,7 +13,7 @@
 #include "vindex.h"
 
 #define MAGIC		"RAGPVEC1"
-#define VERSION		3
+#define VERSION		4
 #define HEADER		4096
 #define HUGE		((uint64_t)2 << 20)	/* a PMD page on x86-64 */
 #define ALIGN(n, a)	(((n) + (a) - 1) & ~(uint64_t)((a) - 1))
@@ -43,6 +43,8 @@ struct header {
 	/* Version 3. */
 	uint64_t	post_off;
 	uint64_t	npost;
+	/* Version 4. */
+	uint64_t	docs_off;
 };
 
 /*
@@ -98,7 +100,8 @@ layout(struct header *h)
 	uint64_t rows = 4 * h->count * h->dim, off;
 
 	h->ids_off = HEADER;
-	h->rows_off = place(HEADER + 8 * h->count, rows);
+	h->docs_off = place(HEADER + 8 * h->count, 8 * h->count);
+	h->rows_off = place(h->docs_off + 8 * h->count, rows);
 	off = h->rows_off + rows;
 	h->codes_off = h->scales_off = 0;
 	if (h->quant == VINDEX_QUANT_INT8) {
@@ -252,6 +255,12 @@ const int64_t *
 vindex_ids(const struct vindex *v)
 {
 	return at(v, v->h->ids_off);
+}
+
+const int64_t *
+vindex_docs(const struct vindex *v)
+{
+	return at(v, v->h->docs_off);
 }
 
 const float *
@@ -575,7 +584,7 @@ newer(const char *path, const struct vindex_meta *m)
 
 /* The sections written as streams. */
 struct sections {
-	struct stream	 ids, rows, codes, scales, post;
+	struct stream	 ids, docs, rows, codes, scales, post;
 };
 
 /* Stream FN's rows into the sections of H.  0, or -1 (ERR filled). */
@@ -586,19 +595,20 @@ write_rows(const struct header *h, struct sections *sc, vindex_row_fn fn,
 	size_t i = 0, stride = VEC_Q8_STRIDE(h->dim), rowb = 4 * h->dim;
 	float *row, scale;
 	int8_t *code;
-	int64_t id;
+	int64_t id, doc;
 	int rc;
 
 	/* A row may be bigger than a stream's buffer: write it alone. */
 	row = xmalloc(rowb);
 	code = xmalloc(stride);
-	while ((rc = fn(arg, &id, row, err)) > 0) {
+	while ((rc = fn(arg, &id, &doc, row, err)) > 0) {
 		if (i++ == h->count) {
 			rc = rp_err_set(err, RP_EXIT_IO, "%s: more vectors "
 			    "than counted", path);
 			break;
 		}
 		if (stream_add(&sc->ids, &id, sizeof(id)) != 0 ||
+		    stream_add(&sc->docs, &doc, sizeof(doc)) != 0 ||
 		    stream_add(&sc->rows, row, rowb) != 0)
 			goto ioerr;
 		if (h->quant != VINDEX_QUANT_INT8)
@@ -659,6 +669,7 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	}
 	memset(&sc, 0, sizeof(sc));
 	stream_init(&sc.ids, fd, h.ids_off);
+	stream_init(&sc.docs, fd, h.docs_off);
 	stream_init(&sc.rows, fd, h.rows_off);
 	if (h.quant == VINDEX_QUANT_INT8) {
 		stream_init(&sc.codes, fd, h.codes_off);
@@ -674,7 +685,7 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	h.text_len = ts.text.len;
 	layout(&h);
 	if (rc == 0 && (stream_flush(&sc.ids) != 0 ||
-	    stream_flush(&sc.rows) != 0 || stream_flush(&sc.codes) != 0 ||
+	    stream_flush(&sc.docs) != 0 || stream_flush(&sc.rows) != 0 || stream_flush(&sc.codes) != 0 ||
 	    stream_flush(&sc.scales) != 0 || stream_flush(&sc.post) != 0 ||
 	    write_all(fd, ts.t, ts.n * sizeof(*ts.t), (off_t)h.terms_off) !=
 	    0 || write_all(fd, ts.text.data, ts.text.len, (off_t)h.text_off) !=
@@ -691,6 +702,7 @@ vindex_write(const char *path, const struct vindex_meta *m,
 		rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(e));
 	unlink(tmp);	/* left only when not renamed */
 	stream_release(&sc.ids);
+	stream_release(&sc.docs);
 	stream_release(&sc.rows);
 	stream_release(&sc.codes);
 	stream_release(&sc.scales);

@@ -15,7 +15,8 @@
  * and the quantisation setting it was built for.  A stale, missing or
  * damaged file is simply not used.
  *
- * Layout: a 4096-byte header; the chunk ids (int64); the rows (float32,
+ * Layout: a 4096-byte header; the chunk ids (int64); the id of each
+ * chunk's document (int64, for filters); the rows (float32,
  * DIM a row); with int8, the codes (VEC_Q8_STRIDE(DIM) bytes a row) and
  * the scales (float32, one a row); the postings (8 bytes each, a term's
  * together, by row, then its highest apart, by row); then the terms
@@ -97,6 +98,8 @@ struct vindex	*vindex_open(const char *path, const struct vindex_meta *want,
 		    struct rp_err *err);
 void		 vindex_close(struct vindex *v);	/* NULL is a no-op */
 const int64_t	*vindex_ids(const struct vindex *v);
+/* The document of each row's chunk (docs.id), as vindex_ids orders them. */
+const int64_t	*vindex_docs(const struct vindex *v);
 const float	*vindex_rows(const struct vindex *v);
 size_t		 vindex_count(const struct vindex *v);
 size_t		 vindex_dim(const struct vindex *v);
@@ -135,11 +138,12 @@ int		 vindex_term(const struct vindex *v, const char *term,
 		    size_t n, struct vindex_term *t);
 
 /*
- * Called by vindex_write to produce rows in order: fill *ID and ROW
- * (DIM floats) and return 1, or 0 at the end, or -1 with ERR filled.
+ * Called by vindex_write to produce rows in order: fill *ID (the
+ * chunk's), *DOC (its document's) and ROW (DIM floats) and return 1, or
+ * 0 at the end, or -1 with ERR filled.
  */
-typedef int	(*vindex_row_fn)(void *arg, int64_t *id, float *row,
-		    struct rp_err *err);
+typedef int	(*vindex_row_fn)(void *arg, int64_t *id, int64_t *doc,
+		    float *row, struct rp_err *err);
 /*
  * Called by vindex_write for the terms, in any order, each once, after
  * every row: point *TERM at N bytes and fill T (TOP NULL or ALL when not

@@ -366,7 +366,8 @@ rag: add: rag-ingest was killed by signal 15"
 	assert_equal "$(jq -c .problems <<<"$output")" "[]"
 	# A vector file that claims to be fresh but is not the store's.
 	cp "$DB-vec" vec.bak
-	# (4096 bytes of header, 8 ids, then the rows.)
+	# (4096 bytes of header, 8 ids, 8 document ids, then the rows: this
+	# changes the document of a row.)
 	printf 'XXXX' | dd of="$DB-vec" bs=1 seek=4200 conv=notrunc 2>/dev/null
 	run -65 --separate-stderr rag status --check -d "$DB"
 	assert_equal "$stderr" "rag: status: $DB: vector file rows that differ from the store though it is marked fresh: 1 of 8 ($DB-vec)"

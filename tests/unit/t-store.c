@@ -3,12 +3,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "rp.h"
 #include "analyze.h"
 #include "store.h"
 #include "tap.h"
+#include "vec.h"
 
 static long
 search_k(struct store *s, const char *q, const char *glob, size_t k,
@@ -154,6 +158,33 @@ same_hits(struct store_hit *a, long na, struct store_hit *b, long nb)
 }
 
 /*
+ * Are the rows of store_glob_rows(GLOB) of S (the vectors V) exactly
+ * those whose document's path SQLite's GLOB matches, WANT of them?
+ */
+static int
+glob_rows_ok(struct store *s, const struct store_vectors *v, const char *glob,
+    size_t want)
+{
+	const uint64_t *keep;
+	struct store_row row;
+	struct rp_err err;
+	size_t count, seen = 0;
+	int right = 1;
+
+	if (store_glob_rows(s, glob, &keep, &count, &err) != 0)
+		return 0;
+	for (size_t r = 0; r < v->n; r++) {
+		if (store_row_get(s, v->ids[r], &row, &err) != 0)
+			return 0;
+		right &= !VEC_IN(keep, r) == (sqlite3_strglob(glob,
+		    row.doc) != 0);
+		seen += VEC_IN(keep, r);
+		store_row_release(&row);
+	}
+	return right && seen == count && count == want;
+}
+
+/*
  * The full-text leg over the vector file's postings (issue 6): the same
  * hits and scores as FTS5's bm25, its documents filtered as FTS5 does.
  */
@@ -219,7 +250,26 @@ bm25_postings(const char *dir)
 	    "keeps its documents' chunks (%ld)", na);
 	free(a);
 	free(b);
+	ok(glob_rows_ok(s, &v, "d1*", 3 * 111) &&
+	    glob_rows_ok(s, &v, "d29?", 3 * 10) &&
+	    glob_rows_ok(s, &v, "*[05]", 3 * 60) &&
+	    glob_rows_ok(s, &v, "x*", 0), "a filter's rows, from the "
+	    "vector file: those of the documents that match");
 	store_close(s);
+	/* No vector file can be written: the vectors are read into memory. */
+	{
+		char *vp = xasprintf("%s-vec", path);
+
+		unlink(vp);
+		mkdir(vp, 0755);
+		s = store_open(path, STORE_READONLY, &err);
+		ok(s != NULL && store_vectors(s, &v, &err) == 0 && !v.mapped &&
+		    v.n == 900 && glob_rows_ok(s, &v, "d1*", 3 * 111),
+		    "a filter's rows, from the vectors read into memory");
+		store_close(s);
+		rmdir(vp);
+		free(vp);
+	}
 	for (int i = 0; i < 4; i++) {
 		static const char *const sfx[] = { "", "-wal", "-shm", "-vec" };
 		char *p = xasprintf("%s%s", path, sfx[i]);

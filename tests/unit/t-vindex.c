@@ -15,9 +15,13 @@ struct gen {
 	size_t		 i, n, dim;
 };
 
-/* vindex_row_fn: row I has ids 10 * I and values from I. */
+/*
+ * vindex_row_fn: row I has id 10 * I, document 1000 + I / 3 (three
+ * chunks a document) and values from I.
+ */
 static int
-rows_fn(void *arg, int64_t *id, float *row, struct rp_err *err)
+rows_fn(void *arg, int64_t *id, int64_t *doc, float *row,
+    struct rp_err *err)
 {
 	struct gen *g = arg;
 
@@ -25,6 +29,7 @@ rows_fn(void *arg, int64_t *id, float *row, struct rp_err *err)
 	if (g->i == g->n)
 		return 0;
 	*id = 10 * (int64_t)g->i;
+	*doc = 1000 + (int64_t)g->i / 3;
 	for (size_t j = 0; j < g->dim; j++)
 		row[j] = (float)((g->i * 31 + j * 7) % 19) - 9;
 	vec_normalize(row, g->dim);
@@ -92,10 +97,12 @@ postings_ok(const struct vindex *v, size_t i)
 }
 
 static int
-failing_rows(void *arg, int64_t *id, float *row, struct rp_err *err)
+failing_rows(void *arg, int64_t *id, int64_t *doc, float *row,
+    struct rp_err *err)
 {
 	(void)arg;
 	(void)id;
+	(void)doc;
 	(void)row;
 	return rp_err_set(err, RP_EXIT_IO, "no more");
 }
@@ -122,7 +129,7 @@ main(void)
 	struct gen g = { 0, 50, 33 };
 	float row[1024];
 	struct vindex_term vt;
-	int64_t id;
+	int64_t id, doc;
 	const float *first = NULL;
 	int same, fd;
 
@@ -141,11 +148,12 @@ main(void)
 	ok((uintptr_t)vindex_rows(v) % 64 == 0, "rows 64-byte aligned");
 	same = 1;
 	for (size_t i = 0; i < 50; i++) {
-		rows_fn(&g, &id, row, &err);
-		same &= vindex_ids(v)[i] == id && memcmp(vindex_rows(v) +
-		    i * 33, row, 33 * sizeof(float)) == 0;
+		rows_fn(&g, &id, &doc, row, &err);
+		same &= vindex_ids(v)[i] == id && vindex_docs(v)[i] == doc &&
+		    memcmp(vindex_rows(v) + i * 33, row, 33 *
+		    sizeof(float)) == 0;
 	}
-	ok(same, "ids and rows as written");
+	ok(same, "ids, documents and rows as written");
 	is_int(vindex_term_df(v, "ab", 2), 101, "df of a term");
 	is_int(vindex_term_df(v, "abc", 3), 102, "a term whose prefix is one");
 	is_int(vindex_term_df(v, "a", 1), 103, "a term that is a prefix");
@@ -202,7 +210,7 @@ main(void)
 	for (size_t i = 0; same && i < 50; i++) {
 		int8_t code[64];
 
-		rows_fn(&g, &id, row, &err);
+		rows_fn(&g, &id, &doc, row, &err);
 		same = vec_quantize(row, 33, code, 64) == vindex_scales(v)[i] &&
 		    memcmp(code, vindex_codes(v) + i * 64, 64) == 0;
 	}
