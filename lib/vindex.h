@@ -16,17 +16,17 @@
  * damaged file is simply not used.
  *
  * Layout: a 4096-byte header; the chunk ids (int64); the id of each
- * chunk's document (int64, for filters); the rows (float32,
- * DIM a row); with int8, the codes (VEC_Q8_STRIDE(DIM) bytes a row) and
- * the scales (float32, one a row); the postings (8 bytes each, a term's
- * together, by row, then its highest apart, by row); then the terms
- * (sorted, 48 bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
- * aligned when they are large, and the file is written in aligned
- * 2 MiB pieces: the page cache then holds it in huge pages where the
- * kernel can (Linux 6.x on ext4, XFS, tmpfs), and a query maps it with
- * a few hundred page-table entries instead of one per 4 KiB.  Written
- * to a temporary file, synced, and renamed into place, so readers see a
- * whole file or none.
+ * chunk's document (int64, for filters); the rows (float32, DIM a row);
+ * with int8, the codes (VEC_Q8_STRIDE(DIM) bytes a row) and the scales
+ * (float32, one a row); the postings (8 bytes each, a term's together,
+ * by row, then its highest apart, by row); then the terms (sorted, 48
+ * bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
+ * aligned when they are large, and the file is written in aligned 2 MiB
+ * pieces: the page cache then holds it in huge pages where the kernel
+ * can (Linux 6.x on ext4, XFS, tmpfs), and a query maps it with a few
+ * hundred page-table entries instead of one per 4 KiB.  Written to a
+ * temporary file, synced, and renamed into place, so readers see a whole
+ * file or none.
  *
  * A struct vindex is one mapping, read-only; it may be shared by threads.
  */
