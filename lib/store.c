@@ -2066,16 +2066,24 @@ store_bm25_exact(const struct store *s)
 	return s->bm25_exact;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	return (*x > *y) - (*x < *y);
+}
+
 int
 store_glob_rows(struct store *s, const char *glob, const uint64_t **keep,
     size_t *count, struct rp_err *err)
 {
 	const int64_t *docs = s->vi != NULL ? vindex_docs(s->vi) : s->mem_docs;
-	size_t n = s->vi != NULL ? vindex_count(s->vi) : s->mem_n;
+	size_t n = s->vi != NULL ? vindex_count(s->vi) : s->mem_n, nl = 0;
 	uint64_t *match = NULL;
+	int64_t max = -1, d, *list = NULL;
 	sqlite3_stmt *st;
-	int64_t max = -1, d;
-	int rc;
+	int rc, sparse, in;
 
 	if (s->keep != NULL && strcmp(s->kglob, glob) == 0)
 		goto done;
@@ -2084,7 +2092,9 @@ store_glob_rows(struct store *s, const char *glob, const uint64_t **keep,
 	s->kglob = NULL;
 	s->keep = xcalloc(RP_MAX((n + 63) / 64, (size_t)1), sizeof(*s->keep));
 	s->kcount = 0;
-	/* The documents that match, as a set of their ids. */
+	/* The documents that match: a bit an id, or a sorted list of
+	 * them when the ids are so sparse that the bits would outweigh
+	 * the rows (a store whose ids were set by hand). */
 	if ((st = stmt(s, DOCS_MAX, err)) == NULL)
 		goto fail;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -2094,29 +2104,41 @@ store_glob_rows(struct store *s, const char *glob, const uint64_t **keep,
 		goto sqlfail;
 	if (max < 0 || docs == NULL)
 		goto found;	/* no documents, or no rows */
-	if ((uint64_t)max / 64 >= SIZE_MAX / sizeof(*match)) {
-		rp_err_set(err, RP_EXIT_DATA, "%s: filter: a document id of "
-		    "%lld", s->path, (long long)max);
-		goto fail;
-	}
-	match = xcalloc((size_t)max / 64 + 1, sizeof(*match));
+	sparse = (uint64_t)max / 64 > (uint64_t)n + 1024;
+	if (!sparse)
+		match = xcalloc((size_t)max / 64 + 1, sizeof(*match));
 	if ((st = stmt(s, DOCS_GLOB, err)) == NULL)
 		goto fail;
 	sqlite3_bind_text(st, 1, glob, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((d = sqlite3_column_int64(st, 0)) >= 0 && d <= max)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((d = sqlite3_column_int64(st, 0)) < 0 || d > max)
+			continue;
+		if (!sparse) {
 			match[d / 64] |= (uint64_t)1 << (d % 64);
+			continue;
+		}
+		if ((nl & (nl - 1)) == 0)
+			list = xreallocarray(list, nl ? 2 * nl : 1,
+			    sizeof(*list));
+		list[nl++] = d;
+	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		goto sqlfail;
+	rp_sort(list, nl, sizeof(*list), cmp_i64);
 	/* Then the rows of their chunks: one pass, 8 bytes a row. */
-	for (size_t r = 0; r < n; r++)
-		if ((d = docs[r]) >= 0 && d <= max && VEC_IN(match, d)) {
+	for (size_t r = 0; r < n; r++) {
+		d = docs[r];
+		in = sparse ? rp_find_id(list, nl, d) >= 0 : d >= 0 &&
+		    d <= max && VEC_IN(match, d);
+		if (in) {
 			s->keep[r / 64] |= (uint64_t)1 << (r % 64);
 			s->kcount++;
 		}
+	}
 found:
 	free(match);
+	free(list);
 	s->kglob = xstrdup(glob);
 done:
 	*keep = s->keep;
@@ -2126,6 +2148,7 @@ sqlfail:
 	dberr(s, err, "filter");
 fail:
 	free(match);
+	free(list);
 	free(s->keep);
 	s->keep = NULL;
 	return -1;

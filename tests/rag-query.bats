@@ -177,6 +177,22 @@ vector_store() {
 	done
 }
 
+@test "rag-query: --filter on a store whose document ids were set by hand" {
+	vector_store
+	# An id far past the others, as sqlite3 lets anyone write it.
+	id=$(sqlite3 "$DB" "SELECT id FROM docs WHERE path = 'docs/lease.md'")
+	n=$(sqlite3 "$DB" "SELECT count(*) FROM chunks WHERE doc = $id")
+	sqlite3 "$DB" "UPDATE chunks SET doc = 1099511627776 WHERE doc = $id;
+	    UPDATE docs SET id = 1099511627776 WHERE id = $id"
+	rm "$DB-vec"
+	for m in vector hybrid; do
+		run -0 --separate-stderr rag-query -d "$DB" --mode $m -k 50 --filter '*lease*' "rent"
+		assert_equal "$(jq -r .doc <<<"$output" | sort -u)" docs/lease.md
+		assert_equal "${#lines[@]}" "$n"
+		assert_equal "$stderr" ""
+	done
+}
+
 @test "rag-query: vector modes on a store without vectors are a usage error" {
 	cp -r "$FIXTURES/docs" docs
 	rag-ingest docs | rag-index -d "$DB"
