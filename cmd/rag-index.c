@@ -486,9 +486,15 @@ bad:
 	return -1;
 }
 
-/* Write one batch-mate; data problems are reported, others fatal. */
-static void
-apply(struct index *ix, struct op *op, struct tally *t)
+/*
+ * Write one batch-mate; data problems are reported, others fatal.  With
+ * UNDO 0 (a batch's first try: no savepoint a document, see store.h),
+ * a data problem is not reported but returned as 1: the transaction
+ * then holds part of the document, and the batch must be written again
+ * with UNDO.  Else 0.
+ */
+static int
+apply(struct index *ix, struct op *op, struct tally *t, int undo)
 {
 	struct rp_err err;
 	int rc;
@@ -497,7 +503,7 @@ apply(struct index *ix, struct op *op, struct tally *t)
 		if ((rc = store_delete_doc(ix->store, op->g.doc, &err)) < 0)
 			fatal(ix, &err);
 		*(rc > 0 ? &t->deleted : &t->absent) += 1;
-		return;
+		return 0;
 	}
 	/* A touch for a document not there (deleted since) is no news. */
 	if (op->touch) {
@@ -505,39 +511,58 @@ apply(struct index *ix, struct op *op, struct tally *t)
 		    op->size, &err)) < 0)
 			fatal(ix, &err);
 		t->touched += rc;
-		return;
+		return 0;
 	}
-	if (store_put_doc(ix->store, &op->d, op->c, op->g.n, &err) != 0) {
+	if (store_put_doc(ix->store, &op->d, op->c, op->g.n, undo ? 0 :
+	    STORE_PUT_NO_UNDO, &err) != 0) {
 		if (err.code != RP_EXIT_DATA)
 			fatal(ix, &err);
+		/* --strict stops here either way, with nothing committed. */
+		if (!undo && !ix->strict)
+			return 1;
 		rp_err_prefix(&err, "%s: document '%s'", op->g.where,
 		    op->g.doc);
 		bad(ix, &err);
-		return;
+		return 0;
 	}
 	if (cache_vectors(ix, op, &err) != 0)
 		fatal(ix, &err);
 	t->docs++;
 	t->chunks += (long)op->g.n;
+	return 0;
 }
 
-/* Write the batch gathered so far in one transaction. */
+/*
+ * Write the batch gathered so far in one transaction: at first without
+ * a savepoint a document (FTS5 writes out its terms at each), and again
+ * with them, from the start, when a document turns out bad, so that
+ * only that one is left out.
+ */
 static void
 flush(struct index *ix)
 {
 	struct rp_err err;
-	struct tally t = { 0, 0, 0, 0, 0 };
+	struct tally t;
+	size_t i;
 
 	if (ix->nops == 0)
 		return;
 	in_store = 1;
-	if (store_begin(ix->store, &err) != 0)
-		fatal(ix, &err);
-	ix->in_tx = 1;
-	for (size_t i = 0; i < ix->nops && !interrupted; i++)
-		apply(ix, &ix->ops[i], &t);
-	if (interrupted)
-		stopped(ix);
+	for (int undo = 0;; undo = 1) {
+		memset(&t, 0, sizeof(t));
+		if (store_begin(ix->store, &err) != 0)
+			fatal(ix, &err);
+		ix->in_tx = 1;
+		for (i = 0; i < ix->nops && !interrupted; i++)
+			if (apply(ix, &ix->ops[i], &t, undo) != 0)
+				break;
+		if (interrupted)
+			stopped(ix);
+		if (i == ix->nops)
+			break;
+		store_rollback(ix->store);
+		ix->in_tx = 0;
+	}
 	if (store_commit(ix->store, &err) != 0) {
 		ix->in_tx = 0;
 		fatal(ix, &err);
@@ -555,7 +580,7 @@ flush(struct index *ix)
 	in_store = 0;
 	if (interrupted)
 		stopped(ix);
-	for (size_t i = 0; i < ix->nops; i++)
+	for (i = 0; i < ix->nops; i++)
 		op_free(&ix->ops[i]);
 	ix->nops = 0;
 	ix->batch_bytes = 0;

@@ -1179,16 +1179,17 @@ check_model(struct store *s, const struct store_doc *d, struct rp_err *err)
 
 int
 store_put_doc(struct store *s, const struct store_doc *d,
-    const struct store_chunk *chunks, size_t n, struct rp_err *err)
+    const struct store_chunk *chunks, size_t n, unsigned flags,
+    struct rp_err *err)
 {
 	sqlite3_stmt *st;
 	char *oldtitle = NULL;
 	int64_t id = 0;
-	int found, rc = -1;
+	int found, rc = -1, undo = !(flags & STORE_PUT_NO_UNDO);
 
 	if (lost_tx(s, err) != 0)
 		return -1;
-	if (sqlite3_exec(s->db, "SAVEPOINT doc", NULL, NULL, NULL) !=
+	if (undo && sqlite3_exec(s->db, "SAVEPOINT doc", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return dberr(s, err, "savepoint");
 	if ((found = find_doc(s, d->path, &id, &oldtitle, err)) < 0)
@@ -1220,6 +1221,8 @@ store_put_doc(struct store *s, const struct store_doc *d,
 	rc = 0;
 out:
 	free(oldtitle);
+	if (!undo)
+		return rc != 0 ? rc : lost_tx(s, err);
 	/*
 	 * On a bad record, undo just this document; the transaction and
 	 * the documents before it stay good.  Releasing the savepoint

@@ -167,20 +167,35 @@ int		 store_commit(struct store *s, struct rp_err *err);
 /* Roll back the open transaction, if any.  Never fails. */
 void		 store_rollback(struct store *s);
 
+/* store_put_doc's flags. */
+enum store_put_flags {
+	/*
+	 * No savepoint around the document: on any failure, RP_EXIT_DATA
+	 * included, the transaction may hold part of it and must be
+	 * rolled back.  FTS5 writes out the terms it holds in memory at
+	 * every savepoint, so a savepoint a document made each small
+	 * document a segment of its own to merge: indexing 100,000
+	 * one-chunk documents took about twice as long.  For a writer that
+	 * can write its batch again, a savepoint a document, when one of
+	 * them turns out bad (rag-index).
+	 */
+	STORE_PUT_NO_UNDO = 1 << 0,
+};
+
 /*
  * Replace document DOC with its N chunks (N may be 0), in the open
  * transaction.  Chunks carry vectors when DOC names a model: the first
  * model a store gets (with its prefixes and dimensions asked for) is the
  * only one it takes, and a store with vectors takes no chunks without
  * them, nor chunks made with other prefixes (RP_EXIT_DATA, with a
- * message saying so).
+ * message saying so).  FLAGS: 0 or STORE_PUT_NO_UNDO.
  * Returns 0, or -1 with ERR filled: RP_EXIT_DATA when the record itself
- * is unusable (the transaction is still good), anything else when the
- * store failed (roll back).
+ * is unusable (the transaction is still good, unless STORE_PUT_NO_UNDO),
+ * anything else when the store failed (roll back).
  */
 int		 store_put_doc(struct store *s, const struct store_doc *doc,
 		    const struct store_chunk *chunks, size_t n,
-		    struct rp_err *err);
+		    unsigned flags, struct rp_err *err);
 /*
  * Delete the document PATH and everything derived from it, in the open
  * transaction.  Returns 1 if it was there, 0 if not, -1 on failure.

@@ -120,6 +120,23 @@ load helpers
 	assert_equal "$(sqlite3 "$DB" 'SELECT count(*) FROM docs')" 0
 }
 
+@test "rag-index: a document found bad as it is written is left out alone, its old version kept" {
+	# The store finds chunk 0 twice only once it writes the document,
+	# after the old version's chunks are gone: the batch is written
+	# again so that only this document is left out.
+	echo '{"doc":"a","text":"old apple"}' | rag-embed --dimensions 32 | rag-index -d "$DB"
+	printf '%s\n' '{"doc":"b","text":"banana bread"}' \
+	    '{"doc":"a","chunk":0,"nchunks":2,"text":"new apricot"}' \
+	    '{"doc":"a","chunk":0,"nchunks":2,"text":"new avocado"}' \
+	    '{"doc":"c","text":"cherry cake"}' | rag-embed --dimensions 32 >in
+	run -65 --separate-stderr rag-index -d "$DB" <in
+	assert_equal "$stderr" "rag-index: <stdin>:2: document 'a': chunk 0 appears twice"
+	run -0 rag-query -d "$DB" -k 9 "apple apricot avocado banana cherry"
+	assert_equal "$(jq -r '[.doc, .text] | join(": ")' <<<"$output" | sort | paste -sd,)" "a: old apple,b: banana bread,c: cherry cake"
+	run -0 rag status -d "$DB" --check --json
+	assert_equal "$(jq -c '[.documents, .chunks, .vectors, .problems]' <<<"$output")" '[3,3,3,[]]'
+}
+
 @test "rag-index: unknown ops and wrong types are bad records" {
 	printf '%s\n' '{"op":"frob","doc":"a"}' '{"doc":"a","text":5}' '{"doc":"a","text":"ok","nchunks":-1}' >in
 	run -65 --separate-stderr rag-index -d "$DB" <in

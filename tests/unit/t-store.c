@@ -84,7 +84,8 @@ filled(const char *path, int n)
 			c[j].len = strlen(text[j]);
 			c[j].line = 1;
 		}
-		if (store_put_doc(s, &d, c, (size_t)k, &err) != 0)
+		if (store_put_doc(s, &d, c, (size_t)k, STORE_PUT_NO_UNDO,
+		    &err) != 0)
 			break;
 		if ((i % 500 == 499 || i == n) && store_commit(s, &err) != 0)
 			break;
@@ -225,7 +226,7 @@ bm25_postings(const char *dir)
 			c[j].line = 1;
 			c[j].vec = vec;
 		}
-		if (store_put_doc(s, &d, c, 3, &err) != 0)
+		if (store_put_doc(s, &d, c, 3, 0, &err) != 0)
 			break;
 	}
 	ok1 = store_commit(s, &err) == 0 && store_sync_vectors(s, &err) == 0;
@@ -352,17 +353,17 @@ test_cache(const char *dir)
 	size_t dim;
 
 	s = store_open(path, STORE_CREATE, &err);
-	ok(store_begin(s, &err) == 0 && store_put_doc(s, &d, &c, 1, &err) == 0,
+	ok(store_begin(s, &err) == 0 && store_put_doc(s, &d, &c, 1, 0, &err) == 0,
 	    "a document with prefixes");
 	d.path = "b.md";
 	d.query_prefix = "query: ";
-	is_int(store_put_doc(s, &d, &c, 1, &err), -1, "other prefixes: -1");
+	is_int(store_put_doc(s, &d, &c, 1, 0, &err), -1, "other prefixes: -1");
 	is_int(err.code, RP_EXIT_DATA, "... RP_EXIT_DATA");
 	is_str(err.msg, "'query_prefix' is 'query: ', but the store's vectors "
 	    "were made with 'q: '; use the same prefixes, or another store",
 	    "... and says why");
 	d.query_prefix = "q: ";
-	ok(store_put_doc(s, &d, &c, 1, &err) == 0, "the same prefixes: fine");
+	ok(store_put_doc(s, &d, &c, 1, 0, &err) == 0, "the same prefixes: fine");
 	is_int(store_embed_get(s, &e, &err), 1, "embed_get: 1");
 	ok(strcmp(e.model, "openai:m") == 0 && e.dim == 4 &&
 	    e.dimensions == 4 && strcmp(e.doc_prefix, "d: ") == 0 &&
@@ -437,7 +438,7 @@ main(void)
 	s = store_open(path, STORE_CREATE, &err);
 	ok(s != NULL, "create a store");
 	ok(store_begin(s, &err) == 0, "begin");
-	ok(store_put_doc(s, &d, c, 2, &err) == 0, "put a document");
+	ok(store_put_doc(s, &d, c, 2, 0, &err) == 0, "put a document");
 	ok(store_commit(s, &err) == 0, "commit");
 
 	n = search(s, "When does it END in May?", NULL, &h);
@@ -467,7 +468,7 @@ main(void)
 	/* Replace the document with one chunk: old text must be gone. */
 	c[0].text = "Rent is due monthly.";
 	c[0].len = strlen(c[0].text);
-	ok(store_begin(s, &err) == 0 && store_put_doc(s, &d, c, 1, &err) ==
+	ok(store_begin(s, &err) == 0 && store_put_doc(s, &d, c, 1, 0, &err) ==
 	    0 && store_commit(s, &err) == 0, "replace the document");
 	is_int(search(s, "ends may", NULL, &h), 0, "old words are gone "
 	    "from the index");
@@ -491,7 +492,7 @@ main(void)
 	    st.chunks == 0, "the store is empty");
 
 	ok(store_begin(s, &err) == 0, "begin, then roll back");
-	ok(store_put_doc(s, &d, c, 1, &err) == 0, "a put");
+	ok(store_put_doc(s, &d, c, 1, 0, &err) == 0, "a put");
 	store_rollback(s);
 	ok(store_stats(s, &st, &err) == 0 && st.documents == 0,
 	    "a rolled back put leaves nothing");
