@@ -323,15 +323,15 @@ embed_b64(struct buf *out, const float *v, size_t dim)
 	}
 }
 
-static int
-b64val(int c)
-{
-	const char *p;
-
-	if (c == 0 || (p = strchr(b64, c)) == NULL)
-		return -1;
-	return (int)(p - b64);
-}
+/* Each base64 digit's value plus one; 0 for any other byte. */
+static const unsigned char b64dec[256] = {
+	['A'] = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+	17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+	['a'] = 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,
+	['0'] = 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
+	['+'] = 63, ['/'] = 64,
+};
 
 float *
 embed_from_b64(const char *s, size_t n, size_t *dim, struct rp_err *err)
@@ -348,7 +348,7 @@ embed_from_b64(const char *s, size_t n, size_t *dim, struct rp_err *err)
 		goto bad;
 	bytes = xmalloc(n / 4 * 3 + 3);
 	for (i = 0, x = 0; i < n; i++) {
-		if ((c = b64val((unsigned char)s[i])) < 0) {
+		if ((c = b64dec[(unsigned char)s[i]] - 1) < 0) {
 			free(bytes);
 			goto bad;
 		}
