@@ -49,14 +49,80 @@ by_row(const void *a, const void *b)
 	return (x->row > y->row) - (x->row < y->row);
 }
 
+/* A before B by by_impact: the higher impact, then the lower row. */
+static int
+ahead(const struct vindex_posting *a, const struct vindex_posting *b)
+{
+	return a->impact > b->impact || (a->impact == b->impact &&
+	    a->row < b->row);
+}
+
+static void
+swap(struct vindex_posting *a, struct vindex_posting *b)
+{
+	struct vindex_posting t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * Put the K first of P[0..N) by by_impact (0 < K < N) before the others,
+ * in no order: a quickselect, which reads each posting a few times
+ * where a sort of all of them took most of the time of building the
+ * file of a large store.  Postings name distinct rows, so the order is
+ * total and the K are those a sort would put first.  Past 2 log2 N
+ * rounds (a run of bad pivots) it sorts what is left instead.
+ */
+static void
+select_top(struct vindex_posting *p, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n, i, j, rounds = 0, limit = 2;
+
+	for (size_t m = n; m > 1; m >>= 1)
+		limit += 2;
+	while (hi - lo > 1) {
+		if (++rounds > limit) {
+			qsort(p + lo, hi - lo, sizeof(*p), by_impact);
+			return;
+		}
+		/* Median of three, to P[lo]. */
+		i = lo + (hi - lo) / 2;
+		j = hi - 1;
+		if (ahead(&p[i], &p[lo]))
+			swap(&p[i], &p[lo]);
+		if (ahead(&p[j], &p[i]))
+			swap(&p[j], &p[i]);
+		if (ahead(&p[i], &p[lo]))
+			swap(&p[i], &p[lo]);
+		swap(&p[lo], &p[i]);
+		/* Those ahead of the pivot to P[lo + 1 .. i]. */
+		for (i = lo, j = lo + 1; j < hi; j++)
+			if (ahead(&p[j], &p[lo]))
+				swap(&p[++i], &p[j]);
+		swap(&p[lo], &p[i]);	/* the pivot is the (i+1)-th */
+		if (i == k - 1 || i == k)
+			return;
+		if (i < k)
+			lo = i + 1;
+		else
+			hi = i;
+	}
+}
+
 size_t
 bm25_cap(struct vindex_posting *p, size_t n, size_t cap, float *cutoff)
 {
+	float low;
+
 	*cutoff = 0;
 	if (n <= cap)
 		return n;
-	qsort(p, n, sizeof(*p), by_impact);
-	*cutoff = p[cap - 1].impact;
+	select_top(p, n, cap);
+	low = p[0].impact;
+	for (size_t i = 1; i < cap; i++)
+		low = RP_MIN(low, p[i].impact);
+	*cutoff = low;
 	qsort(p, cap, sizeof(*p), by_row);
 	return cap;
 }

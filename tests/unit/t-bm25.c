@@ -27,6 +27,66 @@ by_score(const void *a, const void *b)
 	return (x->row > y->row) - (x->row < y->row);
 }
 
+static int
+by_impact_row(const void *a, const void *b)
+{
+	const struct vindex_posting *x = a, *y = b;
+
+	if (x->impact != y->impact)
+		return x->impact > y->impact ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+static int
+by_row_only(const void *a, const void *b)
+{
+	const struct vindex_posting *x = a, *y = b;
+
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/*
+ * bm25_cap against a whole sort: lists of every size around the cap, of
+ * few distinct impacts (ties broken by row) or many, in orders that
+ * defeat a naive pivot (ascending, descending, organ pipe); counts the
+ * lists on which it differs.
+ */
+static int
+cap_rounds(void)
+{
+	enum { MAXN = 3000 };
+	static struct vindex_posting p[MAXN], want[MAXN];
+	int wrong = 0;
+	float cut;
+
+	for (int round = 0; round < 400; round++) {
+		size_t n = 1 + rnd(MAXN), cap = 1 + rnd((uint32_t)n + 5), got;
+		uint32_t distinct = round % 3 == 0 ? 3 : 1000000;
+
+		for (size_t i = 0; i < n; i++) {
+			p[i].row = (uint32_t)(i * 7 + 3);
+			switch (round % 4) {
+			case 0: p[i].impact = (float)rnd(distinct); break;
+			case 1: p[i].impact = (float)i; break;
+			case 2: p[i].impact = (float)(n - i); break;
+			default: p[i].impact = (float)(i < n / 2 ? i : n - i);
+			}
+		}
+		memcpy(want, p, n * sizeof(*p));
+		qsort(want, n, sizeof(*want), by_impact_row);
+		got = bm25_cap(p, n, cap, &cut);
+		if (n <= cap) {
+			wrong += got != n || cut != 0;
+			continue;
+		}
+		/* The cutoff: the lowest impact kept, the cap-th's. */
+		wrong += cut != want[cap - 1].impact;
+		qsort(want, cap, sizeof(*want), by_row_only);
+		wrong += got != cap || memcmp(p, want, cap * sizeof(*p)) != 0;
+	}
+	return wrong;
+}
+
 /* Top-k the slow way: a score for every row in KEEP, sorted. */
 static size_t
 brute(const struct bm25_list *l, size_t nl, uint32_t nrows,
@@ -173,6 +233,8 @@ main(void)
 	    cut == 1.5f, "cap: the highest impacts kept, by row; the cutoff");
 	ok(bm25_cap(p, 3, 10, &cut) == 3 && cut == 0, "cap: fewer than the "
 	    "cap are all kept, no cutoff");
+	is_int(cap_rounds(), 0, "cap: as a whole sort, for 400 lists of "
+	    "1-3000 postings, ties and sorted orders among them");
 
 	rounds(0, 0, &said, &right, &wrong);
 	ok(said == 40 && right == 40, "uncapped lists: exact, as brute force "
