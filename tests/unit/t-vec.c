@@ -90,6 +90,20 @@ test_quantize(void)
 	v[3] = NAN;
 	ok(vec_quantize(v, 70, c, 128) == 0 && c[13] == 0,
 	    "a vector with NaN quantises to zero");
+	{
+		/* A scale of 1: halves round to even, as lrintf does. */
+		static const float h[] = { 127, 0.5f, 1.5f, 2.5f, -0.5f,
+		    -2.5f, 126.5f, -126.5f, 3.4999998f };
+		int8_t hc[64];
+		int same = 1;
+
+		ok(vec_quantize(h, 9, hc, 64) == 1.0f, "scale 1 for a "
+		    "largest of 127");
+		for (size_t i = 0; i < 9; i++)
+			same &= hc[i] == (int8_t)lrintf(h[i]);
+		ok(same, "halves round to even: 0.5 -> %d, 1.5 -> %d, "
+		    "2.5 -> %d, -2.5 -> %d", hc[1], hc[2], hc[3], hc[5]);
+	}
 }
 
 /* The int8 rows of ROWS: codes and scales in new arrays. */
