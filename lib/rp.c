@@ -383,6 +383,33 @@ rp_find_id(const int64_t *ids, size_t n, int64_t id)
 	return lo < n && ids[lo] == id ? (long)lo : -1;
 }
 
+long
+rp_find_id_from(const int64_t *ids, size_t n, int64_t id, size_t *from)
+{
+	size_t lo = *from, hi, step = 1, mid;
+
+	if (lo >= n || ids[lo] > id) {
+		lo = 0;
+		hi = n;
+	} else {
+		/* Every id before LO is below ID (they ascend strictly). */
+		for (hi = lo + 1; hi < n && ids[hi] < id; hi = lo + step) {
+			lo = hi;
+			step *= 2;
+		}
+		hi = RP_MIN(hi, n);
+	}
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*from = lo;
+	return lo < n && ids[lo] == id ? (long)lo : -1;
+}
+
 void
 rp_sort(void *base, size_t n, size_t size,
     int (*cmp)(const void *, const void *))

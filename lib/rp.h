@@ -170,6 +170,15 @@ void		rp_sort(void *base, size_t n, size_t size,
 
 /* The index of ID in IDS[0..N), sorted ascending, or -1. */
 long		rp_find_id(const int64_t *ids, size_t n, int64_t id);
+/*
+ * The same, for ids looked up in ascending order: the search starts at
+ * *FROM and gallops forward, so that a run of lookups costs about the
+ * log of the gaps between them rather than of N; it searches all of IDS
+ * when ID lies before *FROM or *FROM is past the end (SIZE_MAX for the
+ * first lookup).  Sets *FROM for the next.
+ */
+long		rp_find_id_from(const int64_t *ids, size_t n, int64_t id,
+		    size_t *from);
 
 /*
  * How to run sibling program PROG: its path in the directory of this

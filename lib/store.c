@@ -1657,11 +1657,23 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
  * through a temporary fts5vocab table) and its sizes (fts_docsize, the
  * tokens of each column of each chunk).
  */
+/*
+ * The terms of the full-text index with their postings, read from two
+ * fts5vocab tables in step: "row" gives each term and its number of
+ * instances, "instance" each instance (by term, then document).  The
+ * instances' term is read once a term, to check that the two agree:
+ * materialising it for each of ~95 instances a chunk was two thirds of
+ * the cost of reading them.
+ */
 struct term_reader {
 	struct store	*s;
-	sqlite3_stmt	*st;		/* term, doc, col: by term, doc */
+	sqlite3_stmt	*terms;		/* term, cnt: by term */
+	sqlite3_stmt	*st;		/* doc, col, term: by term, doc */
 	const int64_t	*ids;		/* the rows' chunk ids, sorted */
 	size_t		 nids;
+	int32_t		*rowof;		/* row of id ids[0] + i, or -1; NULL
+					   when the ids are too far apart */
+	size_t		 span;		/* of rowof */
 	float		*dl;		/* each row's tokens */
 	double		 avgdl;
 	struct buf	 term;		/* the term being read */
@@ -1670,8 +1682,7 @@ struct term_reader {
 	struct vindex_posting *top;	/* those of the highest impact */
 	int64_t		 df;
 	size_t		 cap;		/* postings kept of a term */
-	int		 pending;	/* st is at the next term's first row */
-	int		 done;		/* st is at its end (stepping again
+	int		 done;		/* terms is at its end (stepping again
 					   would start it over) */
 	int		 temp;		/* the temporary table was made */
 };
@@ -1699,6 +1710,17 @@ docsize_tokens(const unsigned char *p, int n)
 	return total;
 }
 
+/* The row of chunk ID, or -1; *FROM as rp_find_id_from's. */
+static long
+reader_row(const struct term_reader *r, int64_t id, size_t *from)
+{
+	if (r->rowof == NULL)
+		return rp_find_id_from(r->ids, r->nids, id, from);
+	if (id < r->ids[0] || (uint64_t)id - (uint64_t)r->ids[0] >= r->span)
+		return -1;
+	return r->rowof[(uint64_t)id - (uint64_t)r->ids[0]];
+}
+
 /*
  * Get R ready for the chunk ids IDS[0..N): their lengths, the average
  * length, and the statement over the instances.  A reader may make the
@@ -1711,6 +1733,7 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 {
 	sqlite3_stmt *st;
 	double total = 0, rows = 0;
+	size_t from = SIZE_MAX;
 	long row;
 	int rc;
 
@@ -1718,6 +1741,16 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 	r->s = s;
 	r->ids = ids;
 	r->nids = n;
+	/* Chunk ids are mostly dense: a row a lookup, not a search. */
+	if (n > 0 && n <= INT32_MAX && (uint64_t)ids[n - 1] -
+	    (uint64_t)ids[0] < 4 * (uint64_t)n + 1024) {
+		r->span = (size_t)((uint64_t)ids[n - 1] - (uint64_t)ids[0]) + 1;
+		r->rowof = xreallocarray(NULL, r->span, sizeof(*r->rowof));
+		memset(r->rowof, 0xff, r->span * sizeof(*r->rowof));
+		for (size_t i = 0; i < n; i++)
+			r->rowof[(uint64_t)ids[i] - (uint64_t)ids[0]] =
+			    (int32_t)i;
+	}
 	r->dl = xcalloc(RP_MAX(n, (size_t)1), sizeof(*r->dl));
 	buf_init(&r->term, SIZE_MAX);
 	if (sqlite3_prepare_v2(s->db, "SELECT id, sz FROM fts_docsize", -1,
@@ -1729,7 +1762,7 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 
 		total += (double)t;
 		rows++;
-		row = rp_find_id(r->ids, r->nids, sqlite3_column_int64(st, 0));
+		row = reader_row(r, sqlite3_column_int64(st, 0), &from);
 		if (row >= 0)
 			r->dl[row] = (float)t;
 	}
@@ -1743,7 +1776,9 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 	    "USING fts5vocab(main, fts, instance)", err) != 0)
 		return -1;
 	r->temp = 1;
-	if (sqlite3_prepare_v2(s->db, "SELECT term, doc, col FROM "
+	if (sqlite3_prepare_v2(s->db, "SELECT term, cnt FROM fts_vocab", -1,
+	    &r->terms, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT doc, col, term FROM "
 	    "temp.rp_instances", -1, &r->st, NULL) != SQLITE_OK)
 		return dberr(s, err, "read the full-text index");
 	return 0;
@@ -1752,6 +1787,7 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 static void
 reader_close(struct term_reader *r)
 {
+	sqlite3_finalize(r->terms);
 	sqlite3_finalize(r->st);
 	if (r->temp) {
 		sqlite3_exec(r->s->db, "DROP TABLE temp.rp_instances", NULL,
@@ -1761,6 +1797,7 @@ reader_close(struct term_reader *r)
 			    NULL, NULL);
 	}
 	free(r->dl);
+	free(r->rowof);
 	free(r->post);
 	free(r->top);
 	buf_release(&r->term);
@@ -1793,6 +1830,17 @@ reader_add(struct term_reader *r, long row, double f)
 	    bm25_impact(f, r->dl[row], r->avgdl) };
 }
 
+/* The two tables of R disagree (another writer cannot change them). */
+static int
+reader_differ(struct term_reader *r, struct rp_err *err)
+{
+	char t[64];
+
+	return rp_err_set(err, RP_EXIT_DATA, "%s: the full-text index's "
+	    "terms and instances differ at '%s' (see rag status --check)",
+	    r->s->path, rp_sanitize(t, sizeof(t), buf_str(&r->term)));
+}
+
 /*
  * vindex_term_fn over the instances: a term, its df, its postings, and,
  * past the cap (bm25.h), those of the highest impact apart.
@@ -1802,10 +1850,11 @@ next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
     struct rp_err *err)
 {
 	struct term_reader *r = arg;
-	int64_t doc = 0, d;
+	int64_t doc = 0, d, cnt;
 	long row = -1;
+	size_t from = SIZE_MAX;	/* none yet; a term's documents ascend */
 	double f = 0;
-	int rc = SQLITE_ROW, started = 0;
+	int rc;
 	const char *t;
 	size_t len;
 
@@ -1814,37 +1863,52 @@ next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
 	r->df = 0;
 	if (r->done)
 		return 0;
-	for (;;) {
-		if (!r->pending && (rc = sqlite3_step(r->st)) != SQLITE_ROW) {
+	/* A term without instances (none seen) would have no postings. */
+	while ((rc = sqlite3_step(r->terms)) == SQLITE_ROW &&
+	    sqlite3_column_int64(r->terms, 1) <= 0)
+		continue;
+	if (rc != SQLITE_ROW) {
+		r->done = 1;
+		if (rc != SQLITE_DONE)
+			return dberr(r->s, err, "read the full-text index");
+		/* Every instance was a term's. */
+		if ((rc = sqlite3_step(r->st)) == SQLITE_ROW)
+			return reader_differ(r, err);
+		if (rc != SQLITE_DONE)
+			return dberr(r->s, err, "read the full-text index");
+		return 0;
+	}
+	t = (const char *)sqlite3_column_text(r->terms, 0);
+	buf_add(&r->term, t != NULL ? t : "",
+	    (size_t)sqlite3_column_bytes(r->terms, 0));
+	cnt = sqlite3_column_int64(r->terms, 1);
+	for (int64_t i = 0; i < cnt; i++) {
+		if ((rc = sqlite3_step(r->st)) != SQLITE_ROW) {
 			r->done = 1;
-			break;
+			if (rc != SQLITE_DONE)
+				return dberr(r->s, err, "read the full-text "
+				    "index");
+			return reader_differ(r, err);
 		}
-		r->pending = 0;
-		t = (const char *)sqlite3_column_text(r->st, 0);
-		len = (size_t)sqlite3_column_bytes(r->st, 0);
-		if (started && (len != r->term.len ||
-		    memcmp(t, r->term.data, len) != 0)) {
-			r->pending = 1;
-			break;
+		if (i == 0) {
+			t = (const char *)sqlite3_column_text(r->st, 2);
+			len = (size_t)sqlite3_column_bytes(r->st, 2);
+			if (len != r->term.len || (len > 0 &&
+			    memcmp(t, r->term.data, len) != 0)) {
+				r->done = 1;
+				return reader_differ(r, err);
+			}
 		}
-		if (!started) {
-			buf_add(&r->term, t != NULL ? t : "", len);
-			started = 1;
-		}
-		if ((d = sqlite3_column_int64(r->st, 1)) != doc || r->df == 0) {
+		if ((d = sqlite3_column_int64(r->st, 0)) != doc || r->df == 0) {
 			if (r->df > 0)
 				reader_add(r, row, f);
 			doc = d;
-			row = rp_find_id(r->ids, r->nids, d);
+			row = reader_row(r, d, &from);
 			f = 0;
 			r->df++;
 		}
-		f += col_weight(sqlite3_column_text(r->st, 2));
+		f += col_weight(sqlite3_column_text(r->st, 1));
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return dberr(r->s, err, "read the full-text index");
-	if (!started)
-		return 0;
 	reader_add(r, row, f);
 	*term = buf_str(&r->term);
 	*n = r->term.len;

@@ -193,6 +193,26 @@ vector_store() {
 	done
 }
 
+@test "rag-query: postings give FTS5's hits and scores on a store whose chunk ids lie far apart" {
+	# 1,500 documents of words drawn from 60, then all but every 100th
+	# deleted: the 15 chunks left have ids 100 apart, which the vector
+	# file's builder looks up by search instead of by a table.
+	awk 'BEGIN { srand(7); for (i = 1; i <= 1500; i++) { t = "";
+	    for (j = 0; j < 12; j++) t = t " w" int(rand() * rand() * 60);
+	    printf "{\"doc\":\"d%04d\",\"text\":\"%s\"}\n", i, t } }' >in
+	rag-embed --dimensions 16 <in | rag-index -d "$DB"
+	awk '{ d = substr($0, 10, 4); if (d % 100 != 0)
+	    printf "{\"op\":\"delete\",\"doc\":\"d%s\"}\n", d }' in | rag-index -d "$DB"
+	assert_equal "$(sqlite3 "$DB" 'SELECT count(*), max(id) - min(id) FROM chunks')" "15|1400"
+	printf '%s\n' w0 w1 "w2 w3" "w5 w8 w13" w40 w59 "w0 w1 w2 w3 w4" >q
+	rag-query -d "$DB" --mode bm25 -k 20 <q | jq -c '[.query, .doc, (.score * 1e4 | round)]' >post
+	rag-query -d "$DB" --mode bm25 -k 20 --exact <q | jq -c '[.query, .doc, (.score * 1e4 | round)]' >fts5
+	[ "$(wc -l <post)" -gt 30 ]
+	run -0 diff post fts5
+	run -0 rag status -d "$DB" --check --json
+	assert_equal "$(jq -c .problems <<<"$output")" '[]'
+}
+
 @test "rag-query: vector modes on a store without vectors are a usage error" {
 	cp -r "$FIXTURES/docs" docs
 	rag-ingest docs | rag-index -d "$DB"
