@@ -257,7 +257,10 @@ embed_local_query(const char *text, size_t n, float *v, size_t dim,
 	for (size_t i = 0; i < t.f.cap; i++) {
 		if ((h = t.f.key[i]) == 0)
 			continue;
-		x = t.f.weight[i] * (1.0f + logf(t.f.count[i]));
+		/* Most features occur once: 1 + log 1 is 1, exactly. */
+		x = t.f.weight[i];
+		if (t.f.count[i] != 1)
+			x *= 1.0f + logf(t.f.count[i]);
 		/* The low bit signs it; the rest picks the dimension. */
 		v[(h >> 1) % dim] += (h & 1) ? x : -x;
 	}
@@ -296,7 +299,8 @@ void
 embed_b64(struct buf *out, const float *v, size_t dim)
 {
 	unsigned char b[4 * 3];
-	size_t n = dim * 4, i, j, take;
+	char d[16];
+	size_t n = dim * 4, i, j, take, nd;
 	uint32_t u, x;
 
 	/* Whole groups of three floats make twelve bytes, sixteen digits. */
@@ -309,17 +313,18 @@ embed_b64(struct buf *out, const float *v, size_t dim)
 			b[j + 2] = (unsigned char)(u >> 16);
 			b[j + 3] = (unsigned char)(u >> 24);
 		}
-		for (j = 0; j < take; j += 3) {
+		for (j = 0, nd = 0; j < take; j += 3) {
 			x = (uint32_t)b[j] << 16;
 			if (j + 1 < take)
 				x |= (uint32_t)b[j + 1] << 8;
 			if (j + 2 < take)
 				x |= b[j + 2];
-			buf_addc(out, b64[x >> 18]);
-			buf_addc(out, b64[(x >> 12) & 63]);
-			buf_addc(out, j + 1 < take ? b64[(x >> 6) & 63] : '=');
-			buf_addc(out, j + 2 < take ? b64[x & 63] : '=');
+			d[nd++] = b64[x >> 18];
+			d[nd++] = b64[(x >> 12) & 63];
+			d[nd++] = j + 1 < take ? b64[(x >> 6) & 63] : '=';
+			d[nd++] = j + 2 < take ? b64[x & 63] : '=';
 		}
+		buf_add(out, d, nd);
 	}
 }
 
