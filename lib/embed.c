@@ -63,15 +63,69 @@ hash(int kind, const char *a, size_t an, const char *b, size_t bn)
 	return h != 0 ? h : 1;
 }
 
+#define FEATS_MIN	1024	/* slots of a first table */
+#define WS_SIZES	24	/* tables kept: FEATS_MIN << 0 .. 23 */
+
+/*
+ * Empty tables kept between texts, one of each size.  A table is
+ * emptied slot by slot as it is read (its slots hold nothing else), so
+ * the next text gets it zeroed without a memset of it all.
+ */
+struct embed_ws {
+	struct feats	 spare[WS_SIZES];
+};
+
+static int
+size_class(size_t cap)
+{
+	int c = 0;
+
+	while ((size_t)FEATS_MIN << c < cap)
+		c++;
+	return c;
+}
+
+/* A zeroed table of CAP slots, from WS when it has one. */
 static void
-grow(struct feats *f)
+table(struct embed_ws *ws, struct feats *g, size_t cap)
+{
+	int c = size_class(cap);
+
+	if (ws != NULL && c < WS_SIZES && ws->spare[c].key != NULL) {
+		*g = ws->spare[c];
+		ws->spare[c].key = NULL;
+		return;
+	}
+	g->cap = cap;
+	g->key = xcalloc(cap, sizeof(*g->key));
+	g->count = xcalloc(cap, sizeof(*g->count));
+	g->weight = xcalloc(cap, sizeof(*g->weight));
+}
+
+/* Give emptied table F back to WS (or free it). */
+static void
+untable(struct embed_ws *ws, struct feats *f)
+{
+	int c = size_class(f->cap);
+
+	if (f->key == NULL)
+		return;
+	f->n = 0;
+	if (ws != NULL && c < WS_SIZES && ws->spare[c].key == NULL) {
+		ws->spare[c] = *f;
+		return;
+	}
+	free(f->key);
+	free(f->count);
+	free(f->weight);
+}
+
+static void
+grow(struct feats *f, struct embed_ws *ws)
 {
 	struct feats g = { 0 };
 
-	g.cap = f->cap != 0 ? f->cap * 2 : 1024;
-	g.key = xcalloc(g.cap, sizeof(*g.key));
-	g.count = xcalloc(g.cap, sizeof(*g.count));
-	g.weight = xcalloc(g.cap, sizeof(*g.weight));
+	table(ws, &g, f->cap != 0 ? f->cap * 2 : FEATS_MIN);
 	for (size_t i = 0; i < f->cap; i++) {
 		size_t j;
 
@@ -83,21 +137,33 @@ grow(struct feats *f)
 		g.key[j] = f->key[i];
 		g.count[j] = f->count[i];
 		g.weight[j] = f->weight[i];
+		f->key[i] = 0;
+		f->count[i] = f->weight[i] = 0;
 	}
 	g.n = f->n;
-	free(f->key);
-	free(f->count);
-	free(f->weight);
+	untable(ws, f);
 	*f = g;
 }
 
+/* A text being embedded. */
+struct text {
+	struct feats	 f;
+	struct embed_ws	*ws;
+	char		 prev[MAX_WORD];	/* the last stem, for pairs */
+	size_t		 prevlen;
+	float		 prevw;			/* its weight */
+	embed_weight_fn	 weight;
+	void		*arg;
+};
+
 static void
-add(struct feats *f, uint64_t h, float w)
+add(struct text *t, uint64_t h, float w)
 {
+	struct feats *f = &t->f;
 	size_t j;
 
 	if (2 * (f->n + 1) > f->cap)
-		grow(f);
+		grow(f, t->ws);
 	for (j = h & (f->cap - 1); f->key[j] != 0 && f->key[j] != h;
 	    j = (j + 1) & (f->cap - 1))
 		;
@@ -124,15 +190,6 @@ lower(int32_t c)
 	return c;
 }
 
-struct text {
-	struct feats	 f;
-	char		 prev[MAX_WORD];	/* the last stem, for pairs */
-	size_t		 prevlen;
-	float		 prevw;			/* its weight */
-	embed_weight_fn	 weight;
-	void		*arg;
-};
-
 static void
 add_word(struct text *t, const char *w, size_t n)
 {
@@ -147,9 +204,9 @@ add_word(struct text *t, const char *w, size_t n)
 	sn = stem_porter(s, n);
 	if (t->weight != NULL)
 		x = t->weight(t->arg, s, sn);
-	add(&t->f, hash(K_WORD, s, sn, NULL, 0), W_WORD * x);
+	add(t, hash(K_WORD, s, sn, NULL, 0), W_WORD * x);
 	if (t->prevlen > 0)
-		add(&t->f, hash(K_PAIR, t->prev, t->prevlen, s, sn), W_PAIR *
+		add(t, hash(K_PAIR, t->prev, t->prevlen, s, sn), W_PAIR *
 		    RP_MIN(x, t->prevw));
 	memcpy(t->prev, s, sn);
 	t->prevlen = sn;
@@ -162,7 +219,7 @@ add_word(struct text *t, const char *w, size_t n)
 	gn = n + 2;
 	for (len = GRAM_MIN; len <= GRAM_MAX && len <= gn; len++)
 		for (i = 0; i + len <= gn; i++)
-			add(&t->f, hash(K_GRAM, g + i, len, NULL, 0),
+			add(t, hash(K_GRAM, g + i, len, NULL, 0),
 			    W_GRAM * x);
 }
 
@@ -200,7 +257,7 @@ features(struct text *t, const char *text, size_t n)
 		}
 		if (i < n && analyze_is_cjk(cp)) {
 			if (run > 0)
-				add(&t->f, hash(K_CJK, text + prev, prevlen,
+				add(t, hash(K_CJK, text + prev, prevlen,
 				    text + i, (size_t)len), W_CJK *
 				    cjk_weight(t, text + prev, prevlen +
 				    (size_t)len));
@@ -209,7 +266,7 @@ features(struct text *t, const char *text, size_t n)
 			prevlen = (size_t)len;
 		} else {
 			if (run == 1)
-				add(&t->f, hash(K_CJK, text + prev, prevlen,
+				add(t, hash(K_CJK, text + prev, prevlen,
 				    NULL, 0), W_CJK * cjk_weight(t, text + prev,
 				    prevlen));
 			run = 0;
@@ -235,21 +292,16 @@ embed_local_model(const char *model, size_t *dim)
 	return 1;
 }
 
-void
-embed_local(const char *text, size_t n, float *v, size_t dim)
-{
-	embed_local_query(text, n, v, dim, NULL, NULL);
-}
-
-void
-embed_local_query(const char *text, size_t n, float *v, size_t dim,
-    embed_weight_fn weight, void *arg)
+static void
+embed(struct embed_ws *ws, const char *text, size_t n, float *v,
+    size_t dim, embed_weight_fn weight, void *arg)
 {
 	struct text t;
 	uint64_t h;
 	float x;
 
 	memset(&t, 0, sizeof(t));
+	t.ws = ws;
 	t.weight = weight;
 	t.arg = arg;
 	memset(v, 0, dim * sizeof(*v));
@@ -263,11 +315,50 @@ embed_local_query(const char *text, size_t n, float *v, size_t dim,
 			x *= 1.0f + logf(t.f.count[i]);
 		/* The low bit signs it; the rest picks the dimension. */
 		v[(h >> 1) % dim] += (h & 1) ? x : -x;
+		t.f.key[i] = 0;
+		t.f.count[i] = t.f.weight[i] = 0;
 	}
-	free(t.f.key);
-	free(t.f.count);
-	free(t.f.weight);
+	untable(ws, &t.f);
 	vec_normalize(v, dim);
+}
+
+void
+embed_local(const char *text, size_t n, float *v, size_t dim)
+{
+	embed(NULL, text, n, v, dim, NULL, NULL);
+}
+
+void
+embed_local_query(const char *text, size_t n, float *v, size_t dim,
+    embed_weight_fn weight, void *arg)
+{
+	embed(NULL, text, n, v, dim, weight, arg);
+}
+
+struct embed_ws *
+embed_ws_new(void)
+{
+	return xcalloc(1, sizeof(struct embed_ws));
+}
+
+void
+embed_ws_free(struct embed_ws *ws)
+{
+	if (ws == NULL)
+		return;
+	for (int c = 0; c < WS_SIZES; c++) {
+		free(ws->spare[c].key);
+		free(ws->spare[c].count);
+		free(ws->spare[c].weight);
+	}
+	free(ws);
+}
+
+void
+embed_local_ws(struct embed_ws *ws, const char *text, size_t n, float *v,
+    size_t dim)
+{
+	embed(ws, text, n, v, dim, NULL, NULL);
 }
 
 void

@@ -40,6 +40,16 @@ int	embed_local_model(const char *model, size_t *dim);
 /* Embed TEXT[0..N) (valid UTF-8) into V[0..DIM), L2-normalised. */
 void	embed_local(const char *text, size_t n, float *v, size_t dim);
 /*
+ * The same, keeping its tables in WS between texts, emptied as they are
+ * read instead of allocated and zeroed for each (an eighth of the work
+ * of embedding a chunk).  A workspace is for one thread at a time.
+ */
+struct embed_ws;
+struct embed_ws	*embed_ws_new(void);
+void	embed_ws_free(struct embed_ws *ws);	/* NULL is a no-op */
+void	embed_local_ws(struct embed_ws *ws, const char *text, size_t n,
+	    float *v, size_t dim);
+/*
  * The weight of a term (a word stem, or a CJK pair) in a question; 1 is
  * neutral.  embed_local_query multiplies each of a word's features by
  * it, so that rare words count for more, as in TF-IDF.

@@ -19,6 +19,7 @@ work(void *arg)
 	struct worker *w = arg;
 	struct run *r = w->r;
 	struct item *it;
+	struct embed_ws *ws = embed_ws_new();
 
 	for (size_t i = w->from; i < w->to; i++) {
 		it = &r->items[i];
@@ -27,14 +28,15 @@ work(void *arg)
 		it->v = xreallocarray(NULL, r->dim, sizeof(float));
 		it->dim = r->dim;
 		if (*r->doc_prefix == '\0') {
-			embed_local(it->text, it->tlen, it->v, r->dim);
+			embed_local_ws(ws, it->text, it->tlen, it->v, r->dim);
 			continue;
 		}
 		buf_reset(&w->text);
 		buf_adds(&w->text, r->doc_prefix);
 		buf_add(&w->text, it->text, it->tlen);
-		embed_local(w->text.data, w->text.len, it->v, r->dim);
+		embed_local_ws(ws, w->text.data, w->text.len, it->v, r->dim);
 	}
+	embed_ws_free(ws);
 	buf_release(&w->text);
 	return NULL;
 }
