@@ -80,9 +80,9 @@ size_class(size_t cap)
 {
 	int c = 0;
 
-	while ((size_t)FEATS_MIN << c < cap)
+	while (c < WS_SIZES && (size_t)FEATS_MIN << c < cap)
 		c++;
-	return c;
+	return c;	/* WS_SIZES: too big to keep */
 }
 
 /* A zeroed table of CAP slots, from WS when it has one. */

@@ -99,7 +99,8 @@ ends_n(struct word *z, const char *s, int n)
 	return 1;
 }
 
-#define ends(z, lit)	ends_n((z), (lit), (int)sizeof(lit) - 1)
+/* LIT must be a string literal ("" LIT will not compile otherwise). */
+#define ends(z, lit)	ends_n((z), "" lit, (int)sizeof("" lit) - 1)
 
 /* Replace the suffix after j with S. */
 static void
@@ -168,7 +169,7 @@ struct rule {
 	const char	*to;
 };
 
-#define R(from, to)	{ from, (int)sizeof(from) - 1, to }
+#define R(from, to)	{ "" from, (int)sizeof("" from) - 1, to }
 
 static void
 apply(struct word *z, const struct rule *r, size_t n)

@@ -1653,17 +1653,13 @@ open_reader(struct store *s, struct vec_reader *r, size_t dim,
 
 /*
  * The term statistics and postings for the vector file, read from the
- * full-text index: its instances (every occurrence, by term and chunk,
- * through a temporary fts5vocab table) and its sizes (fts_docsize, the
- * tokens of each column of each chunk).
- */
-/*
- * The terms of the full-text index with their postings, read from two
- * fts5vocab tables in step: "row" gives each term and its number of
- * instances, "instance" each instance (by term, then document).  The
- * instances' term is read once a term, to check that the two agree:
- * materialising it for each of ~95 instances a chunk was two thirds of
- * the cost of reading them.
+ * full-text index: its sizes (fts_docsize, the tokens of each column of
+ * each chunk) and two fts5vocab tables in step, "row" (fts_vocab: each
+ * term and its number of instances) and "instance" (a temporary table:
+ * every occurrence, by term, then chunk).  The instances' own term is
+ * read once a term, to check that the two agree: materialising it for
+ * each of ~95 instances a chunk was two thirds of the cost of reading
+ * them.
  */
 struct term_reader {
 	struct store	*s;
@@ -1863,7 +1859,7 @@ next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
 	r->df = 0;
 	if (r->done)
 		return 0;
-	/* A term without instances (none seen) would have no postings. */
+	/* Skip a term of no instances (none was seen): it has no postings. */
 	while ((rc = sqlite3_step(r->terms)) == SQLITE_ROW &&
 	    sqlite3_column_int64(r->terms, 1) <= 0)
 		continue;
