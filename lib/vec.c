@@ -542,16 +542,18 @@ vec_quantize(const float *v, size_t dim, int8_t *code, size_t stride)
 	/*
 	 * Round to nearest, ties to even, as lrintf in the default mode,
 	 * without a call a value: adding and taking away 1.5 * 2^23 leaves
-	 * no bits below the point for any |x| < 2^22.
+	 * no bits below the point for any |x| < 2^22.  Not where the
+	 * arithmetic is wider than float, nor where -ffast-math lets the
+	 * compiler cancel the two.
 	 */
 	for (size_t i = 0; i < dim; i++) {
 		float x = v[i] * inv;
 
 		x = RP_MAX(-127.0f, RP_MIN(127.0f, x));
-#if FLT_EVAL_METHOD == 0
+#if FLT_EVAL_METHOD == 0 && !defined(__FAST_MATH__)
 		code[i] = (int8_t)((x + 12582912.0f) - 12582912.0f);
 #else
-		code[i] = (int8_t)lrintf(x);	/* wider arithmetic: no trick */
+		code[i] = (int8_t)lrintf(x);
 #endif
 	}
 	return max / 127.0f;
