@@ -371,16 +371,9 @@ rp_round(double v, int digits)
 long
 rp_find_id(const int64_t *ids, size_t n, int64_t id)
 {
-	size_t lo = 0, hi = n, mid;
+	size_t from = SIZE_MAX;		/* no hint: all of IDS */
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && ids[lo] == id ? (long)lo : -1;
+	return rp_find_id_from(ids, n, id, &from);
 }
 
 long
