@@ -186,12 +186,26 @@ sift(struct head *q, size_t n, size_t i)
 	}
 }
 
-/* The impact of ROW in the full postings P[0..N), or 0. */
+/*
+ * The impact of ROW in the full postings P[0..N), or 0, found from *AT
+ * on: every posting before *AT is of a lower row, and *AT is left at
+ * the first of ROW or beyond.  Rows asked in ascending order so cost a
+ * gallop from where the last one ended (about log2 of the distance)
+ * instead of a binary search of the whole list.
+ */
 static float
-lookup(const struct vindex_posting *p, size_t n, uint32_t row)
+lookup_from(const struct vindex_posting *p, size_t n, size_t *at,
+    uint32_t row)
 {
-	size_t lo = 0, hi = n, mid;
+	size_t lo = *at, hi = *at, step = 1, mid;
 
+	while (hi < n && p[hi].row < row) {
+		lo = hi + 1;
+		hi += step;
+		step *= 2;
+	}
+	/* The first posting of ROW or beyond is in [lo, hi], or is none. */
+	hi = RP_MIN(hi, n);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (p[mid].row < row)
@@ -199,6 +213,7 @@ lookup(const struct vindex_posting *p, size_t n, uint32_t row)
 		else
 			hi = mid;
 	}
+	*at = lo;
 	return lo < n && p[lo].row == row ? p[lo].impact : 0;
 }
 
@@ -233,12 +248,14 @@ merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
  * The next row of the merge in the set KEEP into *ROW, with the sum of
  * what the lists that have it give into *LOW (added in the order of the
  * lists, as score() adds, so that a row read in every list gets the same
- * score both ways) and which those are into *SEEN; 0 at the end.
+ * score both ways), which those are into *SEEN and their impacts into
+ * IMP (room for every list; the others' are left as they were); 0 at
+ * the end.
  */
 static int
-merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen)
+merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
+    float *imp)
 {
-	float imp[64];
 	size_t l;
 
 	do {
@@ -270,14 +287,43 @@ merge_end(struct merge *m)
 	free(m->at);
 }
 
-/* The exact score of ROW: its impact in each list's full postings. */
+/*
+ * The exact score of ROW: its impact in each list's full postings,
+ * looked up from the lists' cursors AT when rows are asked in ascending
+ * order, else (AT NULL) from their starts.
+ */
 static double
-score(const struct bm25_list *l, size_t nl, uint32_t row)
+score(const struct bm25_list *l, size_t nl, uint32_t row, size_t *at)
+{
+	double s = 0;
+	size_t start;
+
+	for (size_t i = 0; i < nl; i++) {
+		start = 0;
+		s += l[i].idf * lookup_from(l[i].all, l[i].nall,
+		    at != NULL ? &at[i] : &start, row);
+	}
+	return s;
+}
+
+/*
+ * score() of a row the merge read, rows asked in ascending order: the
+ * lists in SEEN gave their impacts IMP; a list not capped that did not
+ * give it lacks it; the others are looked up from their cursors AT.
+ * The sum is score()'s, term by term in the same order.
+ */
+static double
+score_read(const struct bm25_list *l, size_t nl, uint32_t row,
+    uint64_t seen, const float *imp, size_t *at)
 {
 	double s = 0;
 
 	for (size_t i = 0; i < nl; i++)
-		s += l[i].idf * lookup(l[i].all, l[i].nall, row);
+		if (seen & (uint64_t)1 << i)
+			s += l[i].idf * imp[i];
+		else if (l[i].ntop < l[i].nall)
+			s += l[i].idf * lookup_from(l[i].all, l[i].nall,
+			    &at[i], row);
 	return s;
 }
 
@@ -301,8 +347,9 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 	struct bm25_list *all;
 	struct merge m;
 	struct bm25_hit hit;
-	size_t kept = 0, postings = 0;
+	size_t kept = 0, postings = 0, at[64] = { 0 };
 	uint64_t seen;
+	float imp[64];
 
 	*n = 0;
 	for (size_t w = 0; w < (nrows + 63) / 64; w++)
@@ -315,7 +362,7 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 			for (uint64_t b = keep[w]; b != 0; b &= b - 1) {
 				hit.row = (uint32_t)(w * 64 +
 				    (size_t)__builtin_ctzll(b));
-				if ((hit.score = score(l, nl, hit.row)) > 0)
+				if ((hit.score = score(l, nl, hit.row, at)) > 0)
 					offer(h, n, k, hit);
 			}
 		return;
@@ -325,7 +372,7 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 		all[i] = (struct bm25_list){ l[i].all, l[i].nall, l[i].all,
 		    l[i].nall, 0, l[i].idf };
 	merge_start(&m, all, nl, keep);
-	while (merge_next(&m, &hit.row, &hit.score, &seen))
+	while (merge_next(&m, &hit.row, &hit.score, &seen, imp))
 		offer(h, n, k, hit);
 	merge_end(&m);
 	free(all);
@@ -346,9 +393,10 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 {
 	struct merge m;
 	struct bm25_hit *h, *first, hit;
-	size_t n = 0, nf = 0;
+	size_t n = 0, nf = 0, at[64] = { 0 };
 	double unseen = 0, miss, low;
 	uint64_t seen, capped = 0;
+	float imp[64];
 
 	*exact = 1;
 	if (k == 0 || nlists == 0)
@@ -362,16 +410,16 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	h = xreallocarray(NULL, k, sizeof(*h));
 	first = xreallocarray(NULL, k, sizeof(*first));
 	merge_start(&m, lists, nlists, keep);
-	while (merge_next(&m, &hit.row, &hit.score, &seen))
+	while (merge_next(&m, &hit.row, &hit.score, &seen, imp))
 		offer(first, &nf, k, hit);
 	merge_end(&m);
 	for (size_t i = 0; i < nf; i++) {
-		first[i].score = score(lists, nlists, first[i].row);
+		first[i].score = score(lists, nlists, first[i].row, NULL);
 		offer(h, &n, k, first[i]);
 	}
 	qsort(first, nf, sizeof(*first), cmp_row);
 	merge_start(&m, lists, nlists, keep);
-	while (capped != 0 && merge_next(&m, &hit.row, &low, &seen)) {
+	while (capped != 0 && merge_next(&m, &hit.row, &low, &seen, imp)) {
 		/* Its bound: the cutoffs of the capped lists that lack it. */
 		miss = 0;
 		for (uint64_t b = capped & ~seen; b != 0; b &= b - 1)
@@ -380,7 +428,7 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 		if ((n == k && low + miss < h[0].score) || miss == 0 ||
 		    bsearch(&hit, first, nf, sizeof(*first), cmp_row) != NULL)
 			continue;
-		hit.score = score(lists, nlists, hit.row);
+		hit.score = score_read(lists, nlists, hit.row, seen, imp, at);
 		offer(h, &n, k, hit);
 	}
 	merge_end(&m);

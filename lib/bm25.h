@@ -15,8 +15,9 @@
  * impact is at most the cutoff, the lowest kept.  A chunk read so gets
  * an upper bound, its known impacts plus the cutoffs of the terms it
  * was not read for, and only when that bound can still reach the best K
- * is it scored exactly, its missing impacts looked up (binary search)
- * in the term's full postings.  A chunk read for no term scores at most
+ * is it scored exactly, its missing impacts looked up in the term's full
+ * postings: chunks come by row, so each lookup gallops on from where the
+ * term's last one ended.  A chunk read for no term scores at most
  * the sum of the cutoffs: when the K-th best score is above that, the
  * result is exactly that of scoring every chunk, and it says so.
  *
