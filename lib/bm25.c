@@ -224,6 +224,7 @@ struct merge {
 	const uint64_t	*keep;		/* the rows it yields; NULL: all */
 	struct head	*q;
 	size_t		*at, nq;
+	uint64_t	 drop;		/* lists out of the merge */
 };
 
 static void
@@ -236,6 +237,7 @@ merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
 	m->q = xreallocarray(NULL, RP_MAX(nl, (size_t)1), sizeof(*m->q));
 	m->at = xcalloc(RP_MAX(nl, (size_t)1), sizeof(*m->at));
 	m->nq = 0;
+	m->drop = 0;
 	for (size_t i = 0; i < nl; i++)
 		if (l[i].ntop > 0)
 			m->q[m->nq++] = (struct head){ l[i].top[0].row,
@@ -247,10 +249,12 @@ merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
 /*
  * The next row of the merge in the set KEEP into *ROW, with the sum of
  * what the lists that have it give into *LOW (added in the order of the
- * lists, as score() adds, so that a row read in every list gets the same
- * score both ways), which those are into *SEEN and their impacts into
+ * lists, as score_read() adds, so that a row read in every list that can
+ * have it gets the same score both ways), which those are into *SEEN and
+ * their impacts into
  * IMP (room for every list; the others' are left as they were); 0 at
- * the end.
+ * the end.  A list in m->drop gives nothing more: its head leaves the
+ * heap when it comes up.
  */
 static int
 merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
@@ -259,12 +263,15 @@ merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
 	size_t l;
 
 	do {
-		if (m->nq == 0)
-			return 0;
-		*row = m->q[0].row;
 		*seen = 0;
-		while (m->nq > 0 && m->q[0].row == *row) {
+		while (m->nq > 0 && (*seen == 0 || m->q[0].row == *row)) {
 			l = m->q[0].list;
+			if (m->drop & (uint64_t)1 << l) {
+				m->q[0] = m->q[--m->nq];
+				sift(m->q, m->nq, 0);
+				continue;
+			}
+			*row = m->q[0].row;
 			*seen |= (uint64_t)1 << l;
 			imp[l] = m->l[l].top[m->at[l]++].impact;
 			if (m->at[l] < m->l[l].ntop)
@@ -273,6 +280,8 @@ merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
 				m->q[0] = m->q[--m->nq];
 			sift(m->q, m->nq, 0);
 		}
+		if (*seen == 0)
+			return 0;
 	} while (!VEC_IN(m->keep, *row));
 	*low = 0;
 	for (uint64_t b = *seen; b != 0; b &= b - 1)
@@ -289,50 +298,82 @@ merge_end(struct merge *m)
 
 /*
  * The exact score of ROW: its impact in each list's full postings,
- * looked up from the lists' cursors AT when rows are asked in ascending
- * order, else (AT NULL) from their starts.
+ * looked up from the lists' cursors AT (rows asked in ascending order).
  */
 static double
 score(const struct bm25_list *l, size_t nl, uint32_t row, size_t *at)
 {
 	double s = 0;
-	size_t start;
 
-	for (size_t i = 0; i < nl; i++) {
-		start = 0;
-		s += l[i].idf * lookup_from(l[i].all, l[i].nall,
-		    at != NULL ? &at[i] : &start, row);
-	}
+	for (size_t i = 0; i < nl; i++)
+		s += l[i].idf * lookup_from(l[i].all, l[i].nall, &at[i], row);
 	return s;
 }
 
 /*
  * score() of a row the merge read, rows asked in ascending order: the
- * lists in SEEN gave their impacts IMP; a list not capped that did not
- * give it lacks it; the others are looked up from their cursors AT.
- * The sum is score()'s, term by term in the same order.
+ * lists in SEEN gave their impacts IMP; a list not capped that the
+ * merge reads (not in DROP) and that did not give it lacks it; the
+ * others are looked up from their cursors AT.  The sum is score()'s,
+ * term by term in the same order.
  */
 static double
 score_read(const struct bm25_list *l, size_t nl, uint32_t row,
-    uint64_t seen, const float *imp, size_t *at)
+    uint64_t seen, uint64_t drop, const float *imp, size_t *at)
 {
 	double s = 0;
 
 	for (size_t i = 0; i < nl; i++)
 		if (seen & (uint64_t)1 << i)
 			s += l[i].idf * imp[i];
-		else if (l[i].ntop < l[i].nall)
+		else if (l[i].ntop < l[i].nall || (drop & (uint64_t)1 << i))
 			s += l[i].idf * lookup_from(l[i].all, l[i].nall,
 			    &at[i], row);
 	return s;
 }
 
+/*
+ * Is a bound below the bar, by more than the rounding of sums of a few
+ * dozen terms added in another order can account for?  A row whose
+ * bound is not may tie the bar, and a tie is settled by the row.
+ */
 static int
-cmp_row(const void *a, const void *b)
+below(double bound, double bar)
 {
-	const struct bm25_hit *x = a, *y = b;
+	return bound + bound * 1e-12 < bar;
+}
 
-	return (x->row > y->row) - (x->row < y->row);
+/*
+ * MaxScore's split of the lists (Turtle and Flood 1995), as the bar
+ * rises.  ORDER has the lists by the most they can give a row (UB: the
+ * IDF times their highest impact), least first, and ORDER[0..*P) are
+ * out of the merge M.  A row the merge no longer reads is in none of the
+ * lists still in it, or only past their tops: it scores at most the UB
+ * of the lists out plus the cutoffs (CUT: times the IDF) of the capped
+ * lists in.  While that stays below the bar with one more list out, the
+ * next list leaves.  Returns the sum of the UB of the lists out.
+ */
+static double
+split(struct merge *m, const size_t *order, const double *ub,
+    const double *cut, size_t nl, size_t *p, double bar)
+{
+	double out, in;
+
+	for (;;) {
+		out = in = 0;
+		for (size_t j = 0; j < nl; j++)
+			if (j <= *p)
+				out += ub[order[j]];
+			else
+				in += cut[order[j]];
+		if (*p == nl || !below(out + in, bar))
+			break;
+		m->drop |= (uint64_t)1 << order[(*p)++];
+	}
+	out = 0;
+	for (size_t j = 0; j < *p; j++)
+		out += ub[order[j]];
+	return out;
 }
 
 /*
@@ -379,22 +420,46 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 }
 
 /*
- * Two merges of the top postings.  The first takes the K rows of the
- * best lower bounds and scores them exactly, which sets a bar the
- * answer must clear from the start; the second scores exactly only the
- * rows whose upper bound reaches the bar, which rises as it goes.  Kept
- * to a set of rows, the top postings may hold few of them, and the
- * bound then rarely settles the answer: the set's rows are scored
- * instead.
+ * The most each list can give a row, UB (its IDF times its highest
+ * impact, which a capped list has among its top postings), and the
+ * lists by it, least first, into ORDER.
+ */
+static void
+rank_lists(const struct bm25_list *l, size_t nl, double *ub, size_t *order)
+{
+	float most;
+	size_t j;
+
+	for (size_t i = 0; i < nl; i++) {
+		most = 0;
+		for (size_t x = 0; x < l[i].ntop; x++)
+			most = RP_MAX(most, l[i].top[x].impact);
+		ub[i] = l[i].idf * most;
+		for (j = i; j > 0 && ub[order[j - 1]] > ub[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+}
+
+/*
+ * One merge of the top postings, by row.  A row the merge reads gets a
+ * bound: what the lists that gave it gave, the cutoffs of the capped
+ * lists in the merge that did not, and the most each list out of the
+ * merge can give.  Until the heap holds K rows every row is scored;
+ * then only those whose bound reaches the K-th best score (the bar), and
+ * as the bar rises, lists whose postings can no longer lift a row to it
+ * leave the merge (split()).  Kept to a set of rows, the top postings
+ * may hold few of them, and the bound then rarely settles the answer:
+ * the set's rows are scored instead.
  */
 size_t
 bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
     const uint64_t *keep, size_t nrows, struct bm25_hit *out, int *exact)
 {
 	struct merge m;
-	struct bm25_hit *h, *first, hit;
-	size_t n = 0, nf = 0, at[64] = { 0 };
-	double unseen = 0, miss, low;
+	struct bm25_hit *h, hit;
+	size_t n = 0, at[64] = { 0 }, order[64], p = 0;
+	double unseen = 0, miss, low, gone = 0, bar, ub[64], cut[64];
 	uint64_t seen, capped = 0;
 	float imp[64];
 
@@ -402,34 +467,30 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	if (k == 0 || nlists == 0)
 		return 0;
 	nlists = RP_MIN(nlists, (size_t)64);
-	for (size_t i = 0; i < nlists; i++)
+	for (size_t i = 0; i < nlists; i++) {
+		cut[i] = 0;
 		if (lists[i].cutoff > 0) {
 			capped |= (uint64_t)1 << i;
-			unseen += lists[i].idf * lists[i].cutoff;
+			unseen += cut[i] = lists[i].idf * lists[i].cutoff;
 		}
-	h = xreallocarray(NULL, k, sizeof(*h));
-	first = xreallocarray(NULL, k, sizeof(*first));
-	merge_start(&m, lists, nlists, keep);
-	while (merge_next(&m, &hit.row, &hit.score, &seen, imp))
-		offer(first, &nf, k, hit);
-	merge_end(&m);
-	for (size_t i = 0; i < nf; i++) {
-		first[i].score = score(lists, nlists, first[i].row, NULL);
-		offer(h, &n, k, first[i]);
 	}
-	qsort(first, nf, sizeof(*first), cmp_row);
+	rank_lists(lists, nlists, ub, order);
+	h = xreallocarray(NULL, k, sizeof(*h));
 	merge_start(&m, lists, nlists, keep);
-	while (capped != 0 && merge_next(&m, &hit.row, &low, &seen, imp)) {
-		/* Its bound: the cutoffs of the capped lists that lack it. */
-		miss = 0;
-		for (uint64_t b = capped & ~seen; b != 0; b &= b - 1)
-			miss += lists[__builtin_ctzll(b)].idf *
-			    lists[__builtin_ctzll(b)].cutoff;
-		if ((n == k && low + miss < h[0].score) || miss == 0 ||
-		    bsearch(&hit, first, nf, sizeof(*first), cmp_row) != NULL)
+	while (merge_next(&m, &hit.row, &low, &seen, imp)) {
+		miss = gone;
+		for (uint64_t b = capped & ~seen & ~m.drop; b != 0; b &= b - 1)
+			miss += cut[__builtin_ctzll(b)];
+		if (n == k && below(low + miss, h[0].score))
 			continue;
-		hit.score = score_read(lists, nlists, hit.row, seen, imp, at);
+		/* Every list that can have it gave it: LOW is its score. */
+		hit.score = miss == 0 ? low : score_read(lists, nlists,
+		    hit.row, seen, m.drop, imp, at);
+		bar = n == k ? h[0].score : 0;
 		offer(h, &n, k, hit);
+		if (n == k && h[0].score > bar && p < nlists)
+			gone = split(&m, order, ub, cut, nlists, &p,
+			    h[0].score);
 	}
 	merge_end(&m);
 	/* A row no list read scores at most the sum of the cutoffs. */
@@ -440,7 +501,6 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	}
 	qsort(h, n, sizeof(*h), cmp_hits);
 	memcpy(out, h, n * sizeof(*out));
-	free(first);
 	free(h);
 	return n;
 }

@@ -11,14 +11,18 @@
  * The work is bounded (MaxScore, Turtle and Flood 1995): a term in more
  * chunks than bm25_cap_for(chunks) (BM25_CAP, or a BM25_CAP_SHARE-th of
  * the chunks when that is more) has its postings of the highest impact
- * kept apart, and only those are read in order; any other chunk's
- * impact is at most the cutoff, the lowest kept.  A chunk read so gets
- * an upper bound, its known impacts plus the cutoffs of the terms it
- * was not read for, and only when that bound can still reach the best K
- * is it scored exactly, its missing impacts looked up in the term's full
- * postings: chunks come by row, so each lookup gallops on from where the
- * term's last one ended.  A chunk read for no term scores at most
- * the sum of the cutoffs: when the K-th best score is above that, the
+ * kept apart, and only those are read, merged by chunk; any other
+ * chunk's impact is at most the cutoff, the lowest kept.  A chunk read
+ * so gets an upper bound, its known impacts plus the cutoffs of the
+ * terms it was not read for, and only when that bound can still reach
+ * the best K is it scored exactly, its missing impacts looked up in the
+ * term's full postings (chunks come in order, so each lookup gallops on
+ * from where the term's last one ended).  As the K-th best score rises,
+ * the terms that can add least to a chunk leave the merge while all
+ * they can add (and the cutoffs of the terms still read) stays below
+ * it: a broad term's postings are then only looked up, for the chunks
+ * the rarer terms bring.  A chunk read for no term scores at most the
+ * sum of the cutoffs: when the K-th best score is above that, the
  * result is exactly that of scoring every chunk, and it says so.
  *
  * Pure functions on caller-owned memory; thread-safe.

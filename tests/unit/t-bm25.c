@@ -211,6 +211,47 @@ rounds_of(uint32_t rows, uint32_t posts, size_t cap, uint32_t share,
 	}
 }
 
+/*
+ * A broad term may leave the merge only while all it can give, with the
+ * cutoffs of the capped terms still read, stays below the bar.  Row 0
+ * (rare term C) sets the bar at 20; term A can give at most 2, but row 5,
+ * in A's top postings, also has B's at just under B's cutoff: 2 + 18.5.
+ * Dropped on A's 2 alone, A would take row 5 with it, never read again.
+ * (Rows 100-109, B's top, tie row 0 at 20, and the lower row wins.)
+ */
+static void
+drop_case(void)
+{
+	struct vindex_posting c[1] = { { 0, 2.0f } }, a_all[500], a_top[10],
+	    b_all[500], b_top[10];
+	struct bm25_list l[3];
+	struct bm25_hit h[2];
+	size_t n, na = 0, nb = 0, ta = 0, tb = 0;
+	int exact;
+
+	for (uint32_t r = 1; r <= 500; r++) {
+		a_all[na++] = (struct vindex_posting){ r, r <= 10 ? 2.0f :
+		    1.0f };
+		if (r <= 10)
+			a_top[ta++] = a_all[na - 1];
+		b_all[nb++] = (struct vindex_posting){ r, r >= 100 &&
+		    r < 110 ? 1.9f : r == 5 ? 1.85f : 1.0f };
+		if (r >= 100 && r < 110)
+			b_top[tb++] = b_all[nb - 1];
+	}
+	l[0] = (struct bm25_list){ c, 1, c, 1, 0, 10 };
+	l[1] = (struct bm25_list){ a_top, ta, a_all, na, 2.0f, 1 };
+	l[2] = (struct bm25_list){ b_top, tb, b_all, nb, 1.9f, 10 };
+	n = bm25_topk(l, 3, 1, NULL, 501, h, &exact);
+	ok(n == 1 && h[0].row == 5 && h[0].score == 1 * (double)2.0f +
+	    10 * (double)1.85f, "a broad term stays in the merge while a "
+	    "capped term's cutoff can lift its rows to the bar (row %u)",
+	    n > 0 ? h[0].row : 0);
+	n = bm25_topk(l, 3, 2, NULL, 501, h, &exact);
+	ok(n == 2 && h[0].row == 5 && h[1].row == 0, "and the bar's own "
+	    "row next");
+}
+
 static void
 rounds(size_t cap, uint32_t share, int *said, int *right, int *wrong_exact)
 {
@@ -286,6 +327,7 @@ main(void)
 		    "kept: exact, as brute force (%d of 40)", share, right);
 	}
 
+	drop_case();
 	is_int(bm25_topk(l, 0, 10, NULL, 0, a, &exact), 0, "no lists, no hits");
 	l[0] = (struct bm25_list){ p, 0, p, 0, 0, 1 };
 	is_int(bm25_topk(l, 1, 10, NULL, 0, a, &exact), 0,
