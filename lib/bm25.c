@@ -251,10 +251,9 @@ merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
  * what the lists that have it give into *LOW (added in the order of the
  * lists, as score_read() adds, so that a row read in every list that can
  * have it gets the same score both ways), which those are into *SEEN and
- * their impacts into
- * IMP (room for every list; the others' are left as they were); 0 at
- * the end.  A list in m->drop gives nothing more: its head leaves the
- * heap when it comes up.
+ * their impacts into IMP (room for every list; the others' are left as
+ * they were); 0 at the end.  A list in m->drop gives nothing more: its
+ * head leaves the heap when it comes up.
  */
 static int
 merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
@@ -333,9 +332,11 @@ score_read(const struct bm25_list *l, size_t nl, uint32_t row,
 }
 
 /*
- * Is a bound below the bar, by more than the rounding of sums of a few
- * dozen terms added in another order can account for?  A row whose
- * bound is not may tie the bar, and a tie is settled by the row.
+ * Is BOUND below BAR by more than rounding can account for?  A bound
+ * adds other terms, in another order, than the score it bounds, and may
+ * come out a few units in the last place under it: a row is passed over
+ * only when it is clearly below.  (One that ties the bar may be passed
+ * over: rows come in order, and a tie goes to the lower row.)
  */
 static int
 below(double bound, double bar)
