@@ -299,8 +299,9 @@ main(void)
 	ok(said < 40, "capped lists: some answers are not vouched for "
 	    "(%d of 40), so the rounds below test the fallback", 40 - said);
 	/*
-	 * Large sparse lists, few kept: rows far apart are looked up in
-	 * ascending order, each from where the last lookup ended.
+	 * Large sparse lists, with no set of rows kept, a few rows and a
+	 * third of them: rows far apart are looked up in ascending order,
+	 * each from where the last lookup ended.
 	 */
 	said = right = wrong = 0;
 	rounds_of(200000, 20000, 300, 0, &said, &right, &wrong);
