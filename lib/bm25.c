@@ -296,25 +296,13 @@ merge_end(struct merge *m)
 }
 
 /*
- * The exact score of ROW: its impact in each list's full postings,
- * looked up from the lists' cursors AT (rows asked in ascending order).
- */
-static double
-score(const struct bm25_list *l, size_t nl, uint32_t row, size_t *at)
-{
-	double s = 0;
-
-	for (size_t i = 0; i < nl; i++)
-		s += l[i].idf * lookup_from(l[i].all, l[i].nall, &at[i], row);
-	return s;
-}
-
-/*
- * score() of a row the merge read, rows asked in ascending order: the
- * lists in SEEN gave their impacts IMP; a list not capped that the
+ * The exact score of ROW, rows asked in ascending order: the lists in
+ * SEEN gave their impacts IMP (from a merge); a list not capped that the
  * merge reads (not in DROP) and that did not give it lacks it; the
- * others are looked up from their cursors AT.  The sum is score()'s,
- * term by term in the same order.
+ * others are looked up in their full postings from their cursors AT.
+ * Added term by term in the order of the lists, whichever way each
+ * impact was found.  With SEEN 0 and every list in DROP, every impact
+ * is looked up.
  */
 static double
 score_read(const struct bm25_list *l, size_t nl, uint32_t row,
@@ -404,7 +392,9 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 			for (uint64_t b = keep[w]; b != 0; b &= b - 1) {
 				hit.row = (uint32_t)(w * 64 +
 				    (size_t)__builtin_ctzll(b));
-				if ((hit.score = score(l, nl, hit.row, at)) > 0)
+				hit.score = score_read(l, nl, hit.row, 0,
+				    ~(uint64_t)0, NULL, at);
+				if (hit.score > 0)
 					offer(h, n, k, hit);
 			}
 		return;
