@@ -98,6 +98,7 @@ struct index {
 	struct tally	 done;
 	long		 bad, incomplete;
 	double		 t0;
+	enum store_sync	 sync;		/* what became of the vector file */
 	struct rp_progress progress;	/* chunks committed */
 };
 
@@ -792,6 +793,12 @@ index_stream(struct index *ix, FILE *f, const char *name)
 	jsonl_close(r);
 }
 
+/* What became of the vector file (store.h), as --json says. */
+static const char *const sync_names[] = {
+	[STORE_SYNC_NONE] = "none", [STORE_SYNC_FRESH] = "fresh",
+	[STORE_SYNC_UPDATED] = "updated", [STORE_SYNC_BUILT] = "built",
+};
+
 static void
 summary(struct index *ix)
 {
@@ -815,6 +822,7 @@ summary(struct index *ix)
 	cJSON_AddNumberToObject(o, "incomplete", (double)ix->incomplete);
 	cJSON_AddNumberToObject(o, "seconds", (double)(long)(secs * 1000) /
 	    1000.0);
+	cJSON_AddStringToObject(o, "vector_file", sync_names[ix->sync]);
 	jsonl_write(stdout, o);
 	cJSON_Delete(o);
 }
@@ -954,7 +962,7 @@ main(int argc, char *argv[])
 	flush(&ix);
 	/* The vector file for queries, now rather than at the next query. */
 	in_store = 1;
-	if (store_sync_vectors(ix.store, &err) != 0) {
+	if (store_sync_vectors(ix.store, &ix.sync, &err) != 0) {
 		if (interrupted)
 			stopped(&ix);
 		rp_report(&err, &ix.status);

@@ -31,6 +31,10 @@
 #define W_TITLE		2.0
 #define W_SECTION	1.0
 #define W_BODY		1.0
+
+/* The full-text table's columns and tokenizer (schema_v1). */
+#define FTS_ARGS	"title, section, body, content='', " \
+			"tokenize='porter unicode61 remove_diacritics 2'"
 #define STR_(x)		#x
 #define STR(x)		STR_(x)
 
@@ -58,6 +62,7 @@ enum stmt {
 	TERM_DF,
 	CACHE_GET,
 	CACHE_PUT,
+	LOG_DOC,
 	NSTMT
 };
 
@@ -102,6 +107,8 @@ static const char *const sql[NSTMT] = {
 	    "WHERE model = ?1 AND dims = ?2 AND hash = ?3",
 	[CACHE_PUT] = "INSERT OR REPLACE INTO embed_cache(model, dims, hash, v) "
 	    "VALUES (?1, ?2, ?3, ?4)",
+	[LOG_DOC] = "INSERT OR REPLACE INTO vec_log(doc, gen) "
+	    "SELECT ?1, value + 1 FROM meta WHERE key = 'vec_gen'",
 };
 
 /* Schema version 1.  Each later version appends a step to migrate(). */
@@ -132,8 +139,7 @@ static const char schema_v1[] =
 	"  chunk INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
 	"  v BLOB NOT NULL);"			/* float32, little-endian */
 	"CREATE TABLE dicts(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-	"CREATE VIRTUAL TABLE fts USING fts5(title, section, body,"
-	"  content='', tokenize='porter unicode61 remove_diacritics 2');"
+	"CREATE VIRTUAL TABLE fts USING fts5(" FTS_ARGS ");"
 	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, row);"
 	"INSERT INTO fts(fts, rank) VALUES ('rank', 'bm25("
 	    STR(W_TITLE) ", " STR(W_SECTION) ", " STR(W_BODY) ")');";
@@ -152,6 +158,19 @@ static const char schema_v2[] =
 	"  hash BLOB NOT NULL,"
 	"  v BLOB NOT NULL,"
 	"  PRIMARY KEY(model, dims, hash)) WITHOUT ROWID;";
+
+/*
+ * Version 3: the documents each write changed, for updating the vector
+ * file instead of building it again (update_file): a document's row
+ * holds the generation (vec_gen) of the last transaction that wrote or
+ * deleted it.  The log is whole from the generation vec_log_from on.
+ */
+static const char schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS vec_log(doc INTEGER PRIMARY KEY,"
+	"  gen INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS vec_log_gen ON vec_log(gen);"
+	"INSERT OR REPLACE INTO meta(key, value) "
+	"  SELECT 'vec_log_from', value FROM meta WHERE key = 'vec_gen';";
 
 struct store {
 	sqlite3		*db;
@@ -456,6 +475,11 @@ migrate(struct store *s, struct rp_err *err)
 		if (exec(s, schema_v2, err) != 0)
 			goto fail;
 		version = 2;
+	}
+	if (version == 2) {
+		if (exec(s, schema_v3, err) != 0)
+			goto fail;
+		version = 3;
 	}
 	snprintf(q, sizeof(q), "PRAGMA user_version = %lld", (long long)version);
 	if (exec(s, q, err) != 0 || exec(s, "COMMIT", err) != 0)
@@ -830,18 +854,17 @@ bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-/* The text FTS5 is given for a chunk (the rewrite of analyze.h). */
+/*
+ * Give FTS5 a chunk's text (the rewrite of analyze.h) through ST, an
+ * INSERT INTO a full-text table(rowid, title, section, body).
+ */
 static int
-fts_row(struct store *s, enum stmt which, int64_t id, const char *title,
+fts_put(struct store *s, sqlite3_stmt *st, int64_t id, const char *title,
     const char *section, const char *text, size_t len, struct rp_err *err)
 {
-	sqlite3_stmt *st;
-
 	buf_reset(&s->f);
 	if (analyze_fts_text(&s->f, text, len) != 0)
 		return rp_err_set(err, RP_EXIT_DATA, "chunk text too large");
-	if ((st = stmt(s, which, err)) == NULL)
-		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, title != NULL ? title : "", -1,
 	    SQLITE_STATIC);
@@ -850,6 +873,29 @@ fts_row(struct store *s, enum stmt which, int64_t id, const char *title,
 	sqlite3_bind_text(st, 4, buf_str(&s->f), (int)s->f.len,
 	    SQLITE_STATIC);
 	return step_done(s, st, err, "full-text index");
+}
+
+static int
+fts_row(struct store *s, enum stmt which, int64_t id, const char *title,
+    const char *section, const char *text, size_t len, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt(s, which, err)) == NULL)
+		return -1;
+	return fts_put(s, st, id, title, section, text, len, err);
+}
+
+/* Note in the log that document DOC changes in this transaction. */
+static int
+log_doc(struct store *s, int64_t doc, struct rp_err *err)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt(s, LOG_DOC, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, doc);
+	return step_done(s, st, err, "log the document");
 }
 
 /*
@@ -1214,6 +1260,8 @@ store_put_doc(struct store *s, const struct store_doc *d,
 		goto out;
 	if (!found)
 		id = sqlite3_last_insert_rowid(s->db);
+	if (log_doc(s, id, err) != 0)
+		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (put_chunk(s, id, d->title, d->dim, &chunks[i], err) != 0)
 			goto out;
@@ -1260,7 +1308,8 @@ store_delete_doc(struct store *s, const char *path, struct rp_err *err)
 		return -1;
 	}
 	free(title);
-	if ((st = stmt(s, DOC_DELETE, err)) == NULL)
+	if (log_doc(s, id, err) != 0 ||
+	    (st = stmt(s, DOC_DELETE, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (step_done(s, st, err, "delete document") != 0)
@@ -1613,9 +1662,11 @@ struct vec_reader {
 	size_t		 dim;
 };
 
+static int64_t	docsize_tokens(const unsigned char *p, int n);
+
 /* vindex_row_fn over the vectors table, in chunk order. */
 static int
-next_vector(void *arg, int64_t *id, int64_t *doc, float *row,
+next_vector(void *arg, int64_t *id, int64_t *doc, float *row, uint32_t *len,
     struct rp_err *err)
 {
 	struct vec_reader *r = arg;
@@ -1632,31 +1683,45 @@ next_vector(void *arg, int64_t *id, int64_t *doc, float *row,
 		    sqlite3_column_bytes(r->st, 1), r->dim * sizeof(float));
 	*id = sqlite3_column_int64(r->st, 0);
 	*doc = sqlite3_column_int64(r->st, 2);
+	*len = (uint32_t)RP_MIN(docsize_tokens(sqlite3_column_blob(r->st, 3),
+	    sqlite3_column_bytes(r->st, 3)), (int64_t)UINT32_MAX);
 	memcpy(row, sqlite3_column_blob(r->st, 1), r->dim * sizeof(float));
 	return 1;
 }
 
+/*
+ * Read the vectors in chunk order with their documents and lengths:
+ * all of them, or with SINCE >= 0 those of the documents the log says
+ * were written after generation SINCE.
+ */
 static int
 open_reader(struct store *s, struct vec_reader *r, size_t dim,
-    struct rp_err *err)
+    int64_t since, struct rp_err *err)
 {
 	r->s = s;
 	r->dim = dim;
 	/* A vector without its chunk (a damaged store) has no document. */
-	if (sqlite3_prepare_v2(s->db, "SELECT v.chunk, v.v, "
-	    "coalesce(c.doc, -1) FROM vectors v LEFT JOIN chunks c "
-	    "ON c.id = v.chunk ORDER BY v.chunk", -1, &r->st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, since < 0 ? "SELECT v.chunk, v.v, "
+	    "coalesce(c.doc, -1), d.sz FROM vectors v LEFT JOIN chunks c "
+	    "ON c.id = v.chunk LEFT JOIN fts_docsize d ON d.id = v.chunk "
+	    "ORDER BY v.chunk" : "SELECT c.id, v.v, c.doc, d.sz "
+	    "FROM vec_log l JOIN chunks c ON c.doc = l.doc "
+	    "JOIN vectors v ON v.chunk = c.id "
+	    "LEFT JOIN fts_docsize d ON d.id = c.id "
+	    "WHERE l.gen > ?1 ORDER BY c.id", -1, &r->st, NULL) != SQLITE_OK)
 		return dberr(s, err, "read vectors");
+	if (since >= 0)
+		sqlite3_bind_int64(r->st, 1, since);
 	return 0;
 }
 
 /*
- * The term statistics and postings for the vector file, read from the
- * full-text index: its sizes (fts_docsize, the tokens of each column of
- * each chunk) and two fts5vocab tables in step, "row" (fts_vocab: each
- * term and its number of instances) and "instance" (a temporary table:
- * every occurrence, by term, then chunk).  The instances' own term is
+ * The term statistics and postings for the vector file, read from a
+ * full-text table (the store's, or the one update_file fills): its sizes
+ * (<table>_docsize, the tokens of each column of each chunk) and two
+ * fts5vocab tables in step, "row" (each term and its number of
+ * instances) and "instance" (every occurrence, by term, then chunk),
+ * made as temporary tables.  The instances' own term is
  * read once a term, to check that the two agree: materialising it for
  * each of ~95 instances a chunk was two thirds of the cost of reading
  * them.
@@ -1670,17 +1735,19 @@ struct term_reader {
 	int32_t		*rowof;		/* row of id ids[0] + i, or -1; NULL
 					   when the ids are too far apart */
 	size_t		 span;		/* of rowof */
-	float		*dl;		/* each row's tokens */
+	uint32_t	*dl;		/* each row's tokens */
 	double		 avgdl;
 	struct buf	 term;		/* the term being read */
 	struct vindex_posting *post;	/* its postings */
+	float		*freq;		/* and the term's count in each */
 	size_t		 npost, cappost;
 	struct vindex_posting *top;	/* those of the highest impact */
 	int64_t		 df;
 	size_t		 cap;		/* postings kept of a term */
 	int		 done;		/* terms is at its end (stepping again
 					   would start it over) */
-	int		 temp;		/* the temporary table was made */
+	const char	*table;		/* the full-text table read */
+	int		 temp;		/* the temporary tables were made */
 };
 
 /* The tokens of a chunk, from fts_docsize's varints, one a column. */
@@ -1718,23 +1785,39 @@ reader_row(const struct term_reader *r, int64_t id, size_t *from)
 }
 
 /*
- * Get R ready for the chunk ids IDS[0..N): their lengths, the average
- * length, and the statement over the instances.  A reader may make the
- * temporary table too (query_only is lifted for it: temp is not the
- * store).  0, or -1 with ERR filled.
+ * Lift query_only for the temporary schema (temp is not the store), or
+ * put it back.
  */
 static int
-reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
-    size_t n, struct rp_err *err)
+temp_writes(struct store *s, int on, struct rp_err *err)
+{
+	if (!(s->flags & STORE_READONLY))
+		return 0;
+	return exec(s, on ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1",
+	    err);
+}
+
+/*
+ * Get R ready for the chunk ids IDS[0..N) of the full-text table TABLE
+ * ("main.fts" or "temp.rp_add"): their lengths, the average length, and
+ * the statements over the terms and instances.  0, or -1 with ERR
+ * filled.
+ */
+static int
+reader_open(struct store *s, struct term_reader *r, const char *table,
+    const int64_t *ids, size_t n, struct rp_err *err)
 {
 	sqlite3_stmt *st;
 	double total = 0, rows = 0;
 	size_t from = SIZE_MAX;
+	const char *dot = strchr(table, '.');
+	char q[256];
 	long row;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->s = s;
+	r->table = table;
 	r->ids = ids;
 	r->nids = n;
 	/* Chunk ids are mostly dense: a row a lookup, not a search. */
@@ -1749,8 +1832,8 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 	}
 	r->dl = xcalloc(RP_MAX(n, (size_t)1), sizeof(*r->dl));
 	buf_init(&r->term, SIZE_MAX);
-	if (sqlite3_prepare_v2(s->db, "SELECT id, sz FROM fts_docsize", -1,
-	    &st, NULL) != SQLITE_OK)
+	snprintf(q, sizeof(q), "SELECT id, sz FROM %s_docsize", table);
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
 		return dberr(s, err, "read the full-text index");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t t = docsize_tokens(sqlite3_column_blob(st, 1),
@@ -1760,20 +1843,27 @@ reader_open(struct store *s, struct term_reader *r, const int64_t *ids,
 		rows++;
 		row = reader_row(r, sqlite3_column_int64(st, 0), &from);
 		if (row >= 0)
-			r->dl[row] = (float)t;
+			r->dl[row] = (uint32_t)RP_MIN(t, (int64_t)UINT32_MAX);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return dberr(s, err, "read the full-text index");
 	r->avgdl = rows > 0 ? total / rows : 1;
 	r->cap = bm25_cap_for((int64_t)rows);
-	if (((s->flags & STORE_READONLY) && exec(s, "PRAGMA query_only = 0",
-	    err) != 0) || exec(s, "CREATE VIRTUAL TABLE temp.rp_instances "
-	    "USING fts5vocab(main, fts, instance)", err) != 0)
+	if (temp_writes(s, 1, err) != 0)
 		return -1;
 	r->temp = 1;
-	if (sqlite3_prepare_v2(s->db, "SELECT term, cnt FROM fts_vocab", -1,
-	    &r->terms, NULL) != SQLITE_OK ||
+	snprintf(q, sizeof(q), "CREATE VIRTUAL TABLE temp.rp_terms USING "
+	    "fts5vocab(%.*s, %s, row);", (int)(dot - table), table, dot + 1);
+	if (exec(s, q, err) != 0)
+		return -1;
+	snprintf(q, sizeof(q), "CREATE VIRTUAL TABLE temp.rp_instances USING "
+	    "fts5vocab(%.*s, %s, instance);", (int)(dot - table), table,
+	    dot + 1);
+	if (exec(s, q, err) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT term, cnt FROM temp.rp_terms",
+	    -1, &r->terms, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "SELECT doc, col, term FROM "
 	    "temp.rp_instances", -1, &r->st, NULL) != SQLITE_OK)
 		return dberr(s, err, "read the full-text index");
@@ -1786,15 +1876,14 @@ reader_close(struct term_reader *r)
 	sqlite3_finalize(r->terms);
 	sqlite3_finalize(r->st);
 	if (r->temp) {
-		sqlite3_exec(r->s->db, "DROP TABLE temp.rp_instances", NULL,
-		    NULL, NULL);
-		if (r->s->flags & STORE_READONLY)
-			sqlite3_exec(r->s->db, "PRAGMA query_only = 1", NULL,
-			    NULL, NULL);
+		sqlite3_exec(r->s->db, "DROP TABLE IF EXISTS temp.rp_terms;"
+		    "DROP TABLE IF EXISTS temp.rp_instances", NULL, NULL, NULL);
+		temp_writes(r->s, 0, NULL);
 	}
 	free(r->dl);
 	free(r->rowof);
 	free(r->post);
+	free(r->freq);
 	free(r->top);
 	buf_release(&r->term);
 	memset(r, 0, sizeof(*r));
@@ -1821,9 +1910,14 @@ reader_add(struct term_reader *r, long row, double f)
 		r->cappost = r->cappost ? 2 * r->cappost : 1024;
 		r->post = xreallocarray(r->post, r->cappost,
 		    sizeof(*r->post));
+		r->freq = xreallocarray(r->freq, r->cappost,
+		    sizeof(*r->freq));
 	}
-	r->post[r->npost++] = (struct vindex_posting){ (uint32_t)row,
-	    bm25_impact(f, r->dl[row], r->avgdl) };
+	/* As the file keeps the count, so that an update weighs the same. */
+	r->freq[r->npost] = (float)f;
+	r->post[r->npost] = (struct vindex_posting){ (uint32_t)row,
+	    bm25_impact(r->freq[r->npost], r->dl[row], r->avgdl) };
+	r->npost++;
 }
 
 /* The two tables of R disagree (another writer cannot change them). */
@@ -1911,6 +2005,7 @@ next_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
 	memset(vt, 0, sizeof(*vt));
 	vt->df = r->df;
 	vt->all = vt->top = r->post;
+	vt->freq = r->freq;
 	vt->nall = vt->ntop = r->npost;
 	if (r->npost > r->cap) {
 		r->top = xreallocarray(r->top, r->npost, sizeof(*r->top));
@@ -1931,11 +2026,11 @@ struct build {
 };
 
 static int
-build_row(void *arg, int64_t *id, int64_t *doc, float *row,
+build_row(void *arg, int64_t *id, int64_t *doc, float *row, uint32_t *len,
     struct rp_err *err)
 {
 	struct build *b = arg;
-	int rc = next_vector(&b->r, id, doc, row, err);
+	int rc = next_vector(&b->r, id, doc, row, len, err);
 
 	/* More than counted: vindex_write says so; keep what fits. */
 	if (rc > 0 && b->nids < b->capids)
@@ -1952,7 +2047,8 @@ build_term(void *arg, const char **term, size_t *n, struct vindex_term *vt,
 
 	if (!b->terms_open) {
 		b->terms_open = 1;	/* reader_close undoes even a failure */
-		if (reader_open(b->r.s, &b->t, b->ids, b->nids, err) != 0)
+		if (reader_open(b->r.s, &b->t, "main.fts", b->ids, b->nids,
+		    err) != 0)
 			return -1;
 	}
 	return next_term(&b->t, term, n, vt, err);
@@ -1973,7 +2069,7 @@ build_file(struct store *s, const struct vindex_meta *want,
 
 	memset(&b, 0, sizeof(b));
 	if (vec_counts(s, &m, err) != 0 ||
-	    open_reader(s, &b.r, m.dim, err) != 0)
+	    open_reader(s, &b.r, m.dim, -1, err) != 0)
 		return -1;
 	b.capids = m.count;
 	b.ids = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
@@ -1988,6 +2084,174 @@ build_file(struct store *s, const struct vindex_meta *want,
 	return rc;
 }
 
+/*
+ * Update the vector file from the last whole one and the log (vec_log):
+ * the rows of the documents written since its generation go, and their
+ * chunks as they are now come in, their terms counted by FTS5 in a
+ * temporary table of their own, given the same text by the same
+ * tokenizer as the store's.  The work is copying the file and reading
+ * what was written, not reading the whole store again.  0 when written;
+ * 1 when there is nothing to update from (no file of this store and
+ * model, or one older than the log); -1 with ERR filled.
+ */
+static int
+update_file(struct store *s, const struct vindex_meta *want,
+    struct rp_err *err)
+{
+	struct vindex *old;
+	struct rp_err ignore;
+	struct vec_reader vr = { 0 };
+	struct term_reader t;
+	sqlite3_stmt *st = NULL, *put = NULL;
+	char *path, *from = NULL;
+	int64_t since = 0, *gone = NULL, *ids = NULL;
+	size_t ngone = 0, nids = 0, cap = 0;
+	int rc = 1, temp = 0, terms = 0, step;
+
+	memset(&t, 0, sizeof(t));
+	path = xasprintf("%s-vec", s->path);
+	if ((old = vindex_open_base(path, want, &ignore)) == NULL)
+		goto out;
+	since = (int64_t)vindex_generation(old);
+	if (meta_get(s, "vec_log_from", &from, err) != 0) {
+		rc = -1;
+		goto out;
+	}
+	if (from == NULL || since < strtoll(from, NULL, 10) ||
+	    vindex_generation(old) >= want->generation ||
+	    vindex_nchunks(old) != (int64_t)vindex_count(old))
+		goto out;
+	/*
+	 * The chunks written since: past a quarter of the rows, counting
+	 * their words in a table of their own costs more than a build.
+	 */
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM vec_log l "
+	    "JOIN chunks c ON c.doc = l.doc WHERE l.gen > ?1", -1, &st,
+	    NULL) != SQLITE_OK) {
+		rc = dberr(s, err, "read the log");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = dberr(s, err, "read the log");
+		goto out;
+	}
+	if ((uint64_t)sqlite3_column_int64(st, 0) > vindex_count(old) / 4 +
+	    1024)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = -1;
+	/* The documents written since: their rows go. */
+	if (sqlite3_prepare_v2(s->db, "SELECT doc FROM vec_log WHERE gen > ?1 "
+	    "ORDER BY doc", -1, &st, NULL) != SQLITE_OK) {
+		dberr(s, err, "read the log");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (ngone == cap) {
+			cap = cap ? 2 * cap : 256;
+			gone = xreallocarray(gone, cap, sizeof(*gone));
+		}
+		gone[ngone++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (step != SQLITE_DONE) {
+		dberr(s, err, "read the log");
+		goto out;
+	}
+	/* Their chunks as they are now: their text into FTS5 of their own. */
+	if (temp_writes(s, 1, err) != 0)
+		goto out;
+	temp = 1;
+	if (exec(s, "CREATE VIRTUAL TABLE temp.rp_add USING fts5(" FTS_ARGS
+	    ")", err) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO temp.rp_add(rowid, title, "
+	    "section, body) VALUES (?1, ?2, ?3, ?4)", -1, &put, NULL) !=
+	    SQLITE_OK || sqlite3_prepare_v2(s->db, "SELECT c.id, c.section, "
+	    "c.body, d.title FROM vec_log l JOIN chunks c ON c.doc = l.doc "
+	    "JOIN docs d ON d.id = c.doc WHERE l.gen > ?1 ORDER BY c.id", -1,
+	    &st, NULL) != SQLITE_OK) {
+		dberr(s, err, "read the chunks written");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	cap = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nids == cap) {
+			cap = cap ? 2 * cap : 1024;
+			ids = xreallocarray(ids, cap, sizeof(*ids));
+		}
+		ids[nids] = sqlite3_column_int64(st, 0);
+		if (zst_decompress(s->zst, sqlite3_column_blob(st, 2),
+		    (size_t)sqlite3_column_bytes(st, 2), &s->t, err) != 0 ||
+		    fts_put(s, put, ids[nids], (const char *)
+		    sqlite3_column_text(st, 3), (const char *)
+		    sqlite3_column_text(st, 1), buf_str(&s->t), s->t.len,
+		    err) != 0)
+			goto out;
+		nids++;
+	}
+	if (step != SQLITE_DONE) {
+		dberr(s, err, "read the chunks written");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(put);
+	st = put = NULL;
+	/* Their vectors, and the terms FTS5 found in them. */
+	if (open_reader(s, &vr, want->dim, since, err) != 0)
+		goto out;
+	terms = 1;	/* reader_close undoes even a failure */
+	if (reader_open(s, &t, "temp.rp_add", ids, nids, err) != 0)
+		goto out;
+	rc = vindex_update(path, old, want, gone, ngone, nids, next_vector,
+	    &vr, next_term, &t, err);
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(put);
+	sqlite3_finalize(vr.st);
+	if (terms)
+		reader_close(&t);
+	if (temp) {
+		/* reader_close may have put query_only back. */
+		temp_writes(s, 1, NULL);
+		sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rp_add", NULL,
+		    NULL, NULL);
+		temp_writes(s, 0, NULL);
+	}
+	vindex_close(old);
+	free(gone);
+	free(ids);
+	free(from);
+	free(path);
+	return rc;
+}
+
+/*
+ * Bring the vector file up to date: an update if one can be made.  0,
+ * with *HOW (may be NULL) saying which, or -1 with ERR filled.
+ */
+static int
+sync_file(struct store *s, const struct vindex_meta *want,
+    enum store_sync *how, struct rp_err *err)
+{
+	struct rp_err ignore;
+
+	/* An update that cannot be made or fails leaves a build to try. */
+	if (update_file(s, want, &ignore) == 0) {
+		if (how != NULL)
+			*how = STORE_SYNC_UPDATED;
+		return 0;
+	}
+	if (how != NULL)
+		*how = STORE_SYNC_BUILT;
+	return build_file(s, want, err);
+}
+
 /* Read every vector into memory: the way when no file can be had. */
 static int
 load_memory(struct store *s, const struct vindex_meta *want,
@@ -1996,9 +2260,11 @@ load_memory(struct store *s, const struct vindex_meta *want,
 	struct vindex_meta m = *want;
 	struct vec_reader r;
 	size_t i = 0;
+	uint32_t len;
 	int rc = 0;
 
-	if (vec_counts(s, &m, err) != 0 || open_reader(s, &r, m.dim, err) != 0)
+	if (vec_counts(s, &m, err) != 0 ||
+	    open_reader(s, &r, m.dim, -1, err) != 0)
 		return -1;
 	s->mem_rows = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
 	    m.dim * sizeof(float));
@@ -2007,7 +2273,7 @@ load_memory(struct store *s, const struct vindex_meta *want,
 	s->mem_docs = xreallocarray(NULL, RP_MAX(m.count, (size_t)1),
 	    sizeof(int64_t));
 	while (i < m.count && (rc = next_vector(&r, &s->mem_ids[i],
-	    &s->mem_docs[i], s->mem_rows + i * m.dim, err)) > 0)
+	    &s->mem_docs[i], s->mem_rows + i * m.dim, &len, err)) > 0)
 		i++;
 	sqlite3_finalize(r.st);
 	if (i < m.count)
@@ -2039,8 +2305,8 @@ store_vectors(struct store *s, struct store_vectors *v, struct rp_err *err)
 		return 0;
 	path = xasprintf("%s-vec", s->path);
 	s->vi = vindex_open(path, &m, &ignore);
-	/* Stale or missing: rebuild it if we may, for the next query too. */
-	if (s->vi == NULL && build_file(s, &m, &ignore) == 0)
+	/* Stale or missing: bring it up to date, for the next query too. */
+	if (s->vi == NULL && sync_file(s, &m, NULL, &ignore) == 0)
 		s->vi = vindex_open(path, &m, &ignore);
 	free(path);
 	if (s->vi == NULL)
@@ -2065,7 +2331,7 @@ store_vector_row(struct store *s, const struct store_vectors *v, size_t i)
 }
 
 int
-store_sync_vectors(struct store *s, struct rp_err *err)
+store_sync_vectors(struct store *s, enum store_sync *how, struct rp_err *err)
 {
 	struct vindex_meta m;
 	struct vindex *vi;
@@ -2079,12 +2345,14 @@ store_sync_vectors(struct store *s, struct rp_err *err)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
+	if (how != NULL)
+		*how = has ? STORE_SYNC_FRESH : STORE_SYNC_NONE;
 	if (has) {
 		path = xasprintf("%s-vec", s->path);
 		if ((vi = vindex_open(path, &m, &ignore)) != NULL)
 			vindex_close(vi);
 		else
-			rc = build_file(s, &m, err);
+			rc = sync_file(s, &m, how, err);
 		free(path);
 	}
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -2638,19 +2906,21 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 	const float *rows = vindex_rows(vi), *scales = vindex_scales(vi);
 	const int8_t *codes = vindex_codes(vi);
 	const int64_t *ids = vindex_ids(vi), *docs = vindex_docs(vi);
+	const uint32_t *lens = vindex_lens(vi);
 	size_t i = 0, j = 0, nfile = vindex_count(vi), differ = 0;
 	size_t qdiffer = 0, stride = VEC_Q8_STRIDE(m->dim), cap = 0;
 	struct vec_reader r;
 	int64_t id, doc, *mine = NULL;
+	uint32_t len;
 	int8_t *code;
 	float *row;
 	int rc;
 
-	if (open_reader(c->s, &r, m->dim, err) != 0)
+	if (open_reader(c->s, &r, m->dim, -1, err) != 0)
 		return -1;
 	row = xreallocarray(NULL, RP_MAX(m->dim, (size_t)1), sizeof(*row));
 	code = xmalloc(stride);
-	while ((rc = next_vector(&r, &id, &doc, row, err)) > 0) {
+	while ((rc = next_vector(&r, &id, &doc, row, &len, err)) > 0) {
 		if (i == cap) {
 			cap = cap ? 2 * cap : 1024;
 			mine = xreallocarray(mine, cap, sizeof(*mine));
@@ -2663,7 +2933,7 @@ check_file_rows(struct check *c, const struct vindex_meta *m,
 			continue;
 		}
 		if (memcmp(rows + j * m->dim, row, m->dim * sizeof(*row)) != 0 ||
-		    docs[j] != doc)
+		    docs[j] != doc || lens[j] != len)
 			differ++;
 		else if (codes != NULL && (vec_quantize(row, m->dim, code,
 		    stride) != scales[j] || memcmp(code, codes + j * stride,
@@ -2704,7 +2974,7 @@ check_file_terms(struct check *c, const struct vindex *vi,
 	int64_t nchunks = 0;
 	int rc;
 
-	if (reader_open(c->s, &t, ids, n, err) != 0) {
+	if (reader_open(c->s, &t, "main.fts", ids, n, err) != 0) {
 		reader_close(&t);
 		return -1;
 	}
@@ -2712,8 +2982,10 @@ check_file_terms(struct check *c, const struct vindex *vi,
 		vindex_term(vi, term, len, &got);
 		if (got.df != want.df || got.nall != want.nall ||
 		    got.ntop != want.ntop || got.cutoff != want.cutoff ||
-		    (want.nall > 0 && memcmp(got.all, want.all, want.nall *
-		    sizeof(*want.all)) != 0) || (want.ntop > 0 &&
+		    (want.nall > 0 && (memcmp(got.all, want.all, want.nall *
+		    sizeof(*want.all)) != 0 || got.freq == NULL ||
+		    memcmp(got.freq, want.freq, want.nall *
+		    sizeof(*want.freq)) != 0)) || (want.ntop > 0 &&
 		    memcmp(got.top, want.top, want.ntop *
 		    sizeof(*want.top)) != 0))
 			differ++;
@@ -2765,9 +3037,7 @@ scratch_open(struct store *s, struct rp_err *err)
 {
 	if (exec(s, "ATTACH '' AS chk", err) != 0)
 		return -1;
-	if (exec(s, "CREATE VIRTUAL TABLE chk.fts USING fts5(title, section, "
-	    "body, content='', tokenize='porter unicode61 "
-	    "remove_diacritics 2');"
+	if (exec(s, "CREATE VIRTUAL TABLE chk.fts USING fts5(" FTS_ARGS ");"
 	    "CREATE VIRTUAL TABLE temp.chk_vm USING fts5vocab(main, fts, row);"
 	    "CREATE VIRTUAL TABLE temp.chk_vc USING fts5vocab(chk, fts, row)",
 	    err) != 0) {

@@ -30,7 +30,7 @@
 struct rp_err;
 struct store;
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_HASH_LEN		32	/* bytes: SHA-256 */
 #define STORE_BUSY_TIMEOUT_MS	30000
 
@@ -330,11 +330,21 @@ const float	*store_vector_row(struct store *s,
  */
 int		 store_set_quant(struct store *s, enum vindex_quant q,
 		    struct rp_err *err);
+/* What store_sync_vectors did. */
+enum store_sync {
+	STORE_SYNC_NONE,	/* nothing: the store has no vectors */
+	STORE_SYNC_FRESH,	/* nothing: the file was up to date */
+	STORE_SYNC_UPDATED,	/* updated from the last file (vindex.h) */
+	STORE_SYNC_BUILT,	/* built from the whole store */
+};
 /*
- * Bring the vector file up to date after writing (nothing to do when it
- * is fresh or the store has no vectors).  Not inside a transaction.
+ * Bring the vector file up to date after writing: from the last file
+ * and the documents written since when it can, else from the whole
+ * store.  Not inside a transaction.  0 with *HOW (may be NULL) filled,
+ * or -1 with ERR filled.
  */
-int		 store_sync_vectors(struct store *s, struct rp_err *err);
+int		 store_sync_vectors(struct store *s, enum store_sync *how,
+		    struct rp_err *err);
 
 /*
  * Term statistics of the full-text index: in how many chunks TERM[0..N)

@@ -8,12 +8,13 @@
 #include <unistd.h>
 
 #include "rp.h"
+#include "bm25.h"
 #include "buf.h"
 #include "vec.h"
 #include "vindex.h"
 
 #define MAGIC		"RAGPVEC1"
-#define VERSION		4
+#define VERSION		5
 #define HEADER		4096
 #define HUGE		((uint64_t)2 << 20)	/* a PMD page on x86-64 */
 #define ALIGN(n, a)	(((n) + (a) - 1) & ~(uint64_t)((a) - 1))
@@ -45,12 +46,16 @@ struct header {
 	uint64_t	npost;
 	/* Version 4. */
 	uint64_t	docs_off;
+	/* Version 5. */
+	uint64_t	lens_off;
 };
 
 /*
  * A term of the table: its bytes in the text section, its count, and
  * its postings (indexes and numbers into the postings section): all of
  * them, and those of the highest impact (the same when not capped).
+ * The counts of ALL follow, in the postings section's next (npost + 1)
+ * / 2 places (freq_at).
  */
 struct term {
 	uint64_t	off;
@@ -110,6 +115,8 @@ layout(struct header *h)
 		h->scales_off = place(off, 4 * h->count);
 		off = h->scales_off + 4 * h->count;
 	}
+	h->lens_off = place(off, 4 * h->count);
+	off = h->lens_off + 4 * h->count;
 	h->post_off = place(off, rows);
 	off = h->post_off + sizeof(struct vindex_posting) * h->npost;
 	h->terms_off = place(off, sizeof(struct term) * h->nterms);
@@ -163,8 +170,9 @@ map_aligned(int fd, size_t len)
 	return p;
 }
 
-struct vindex *
-vindex_open(const char *path, const struct vindex_meta *want,
+/* vindex_open, or vindex_open_base unless EXACT. */
+static struct vindex *
+open_file(const char *path, const struct vindex_meta *want, int exact,
     struct rp_err *err)
 {
 	struct vindex *v;
@@ -189,7 +197,8 @@ vindex_open(const char *path, const struct vindex_meta *want,
 		return NULL;
 	}
 	h.uuid[sizeof(h.uuid) - 1] = h.model[sizeof(h.model) - 1] = '\0';
-	if (h.generation != want->generation || h.dim != want->dim ||
+	if ((exact ? h.generation != want->generation : h.generation >
+	    want->generation) || h.dim != want->dim ||
 	    h.quant_setting != (uint32_t)want->quant ||
 	    strcmp(h.uuid, want->uuid) != 0 ||
 	    strcmp(h.model, want->model) != 0) {
@@ -210,6 +219,26 @@ vindex_open(const char *path, const struct vindex_meta *want,
 	v->h = map;
 	v->fd = fd;
 	return v;
+}
+
+struct vindex *
+vindex_open(const char *path, const struct vindex_meta *want,
+    struct rp_err *err)
+{
+	return open_file(path, want, 1, err);
+}
+
+struct vindex *
+vindex_open_base(const char *path, const struct vindex_meta *want,
+    struct rp_err *err)
+{
+	return open_file(path, want, 0, err);
+}
+
+uint64_t
+vindex_generation(const struct vindex *v)
+{
+	return v->h->generation;
 }
 
 void
@@ -261,6 +290,12 @@ const int64_t *
 vindex_docs(const struct vindex *v)
 {
 	return at(v, v->h->docs_off);
+}
+
+const uint32_t *
+vindex_lens(const struct vindex *v)
+{
+	return at(v, v->h->lens_off);
 }
 
 const float *
@@ -316,6 +351,13 @@ cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
 	return c != 0 ? c : (an > bn) - (an < bn);
 }
 
+/* Where the counts of T's postings start in the postings section. */
+static uint64_t
+freq_at(const struct term *t)
+{
+	return t->top != t->post ? t->top + t->ntop : t->post + t->npost;
+}
+
 /* The entry of TERM[0..N), or NULL. */
 static const struct term *
 find_term(const struct vindex *v, const char *term, size_t n)
@@ -356,7 +398,7 @@ vindex_term(const struct vindex *v, const char *term, size_t n,
 {
 	const struct term *t = find_term(v, term, n);
 	const struct vindex_posting *p = at(v, v->h->post_off);
-	uint64_t np = v->h->npost;
+	uint64_t np = v->h->npost, f;
 
 	memset(out, 0, sizeof(*out));
 	if (t == NULL)
@@ -364,9 +406,11 @@ vindex_term(const struct vindex *v, const char *term, size_t n,
 	out->df = t->df;
 	/* The entries were not checked: stay inside the postings. */
 	if (t->post > np || t->npost > np - t->post || t->top > np ||
-	    t->ntop > np - t->top)
+	    t->ntop > np - t->top || (f = freq_at(t)) > np ||
+	    (t->npost + 1) / 2 > np - f)
 		return 1;
 	out->all = p + t->post;
+	out->freq = (const float *)(p + f);
 	out->nall = t->npost;
 	out->top = p + t->top;
 	out->ntop = t->ntop;
@@ -499,51 +543,72 @@ cmp_sterm(const void *a, const void *b)
 }
 
 /*
- * Read every term from FN into TS, its postings into the stream POST
- * (counted in *NPOST); then sort the terms for binary search.  0, -1
- * (ERR filled), or -2 for a write error (errno).
+ * Append the counts F[0..N) (zeros when F is NULL) and a zero when N is
+ * odd, so that they fill (N + 1) / 2 postings.  0, or -1 (errno).
  */
 static int
-read_terms(struct terms *ts, vindex_term_fn fn, void *arg,
-    struct stream *post, uint64_t *npost, struct rp_err *err)
+put_freq(struct stream *post, const float *f, size_t n)
 {
-	struct vindex_term vt;
-	struct sterm *st;
-	struct term *t;
-	const char *term;
-	size_t n;
-	int rc = 0;
+	static const float zero[256];
+	size_t left = f != NULL ? n % 2 : n + n % 2, take;
 
-	buf_init(&ts->text, SIZE_MAX);
-	while (fn != NULL && (rc = fn(arg, &term, &n, &vt, err)) > 0) {
-		if (ts->n == ts->cap) {
-			ts->cap = ts->cap != 0 ? 2 * ts->cap : 1024;
-			ts->t = xreallocarray(ts->t, ts->cap, sizeof(*ts->t));
-		}
-		t = &ts->t[ts->n++];
-		memset(t, 0, sizeof(*t));
-		t->off = ts->text.len;
-		t->len = (uint32_t)RP_MIN(n, (size_t)UINT32_MAX);
-		t->df = (uint32_t)RP_MAX(0, RP_MIN(vt.df, (int64_t)UINT32_MAX));
-		buf_add(&ts->text, term, t->len);
-		t->post = t->top = *npost;
-		t->npost = t->ntop = (uint32_t)RP_MIN(vt.nall,
-		    (size_t)UINT32_MAX);
-		if (stream_add(post, vt.all, t->npost * sizeof(*vt.all)) != 0)
-			return -2;
-		*npost += t->npost;
-		if (vt.top == NULL || vt.top == vt.all)
-			continue;
+	if (f != NULL && stream_add(post, f, n * sizeof(*f)) != 0)
+		return -1;
+	for (; left > 0; left -= take) {
+		take = RP_MIN(left, RP_NELEM(zero));
+		if (stream_add(post, zero, take * sizeof(*zero)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Add TERM[0..N) and VT to TS: its postings, those of the highest impact
+ * when capped, and their counts to the stream POST, counted in *NPOST.
+ * 0, or -1 for a write error (errno).
+ */
+static int
+add_term(struct terms *ts, struct stream *post, uint64_t *npost,
+    const char *term, size_t n, const struct vindex_term *vt)
+{
+	struct term *t;
+
+	if (ts->n == ts->cap) {
+		ts->cap = ts->cap != 0 ? 2 * ts->cap : 1024;
+		ts->t = xreallocarray(ts->t, ts->cap, sizeof(*ts->t));
+	}
+	t = &ts->t[ts->n++];
+	memset(t, 0, sizeof(*t));
+	t->off = ts->text.len;
+	t->len = (uint32_t)RP_MIN(n, (size_t)UINT32_MAX);
+	t->df = (uint32_t)RP_MAX(0, RP_MIN(vt->df, (int64_t)UINT32_MAX));
+	buf_add(&ts->text, term, t->len);
+	t->post = t->top = *npost;
+	t->npost = t->ntop = (uint32_t)RP_MIN(vt->nall, (size_t)UINT32_MAX);
+	if (stream_add(post, vt->all, t->npost * sizeof(*vt->all)) != 0)
+		return -1;
+	*npost += t->npost;
+	if (vt->top != NULL && vt->top != vt->all) {
 		/* Capped: the postings of the highest impact after all. */
 		t->top = *npost;
-		t->ntop = (uint32_t)RP_MIN(vt.ntop, (size_t)t->npost);
-		t->cutoff = vt.cutoff;
-		if (stream_add(post, vt.top, t->ntop * sizeof(*vt.top)) != 0)
-			return -2;
+		t->ntop = (uint32_t)RP_MIN(vt->ntop, (size_t)t->npost);
+		t->cutoff = vt->cutoff;
+		if (stream_add(post, vt->top, t->ntop * sizeof(*vt->top)) != 0)
+			return -1;
 		*npost += t->ntop;
 	}
-	if (rc < 0)
+	if (put_freq(post, vt->freq, t->npost) != 0)
 		return -1;
+	*npost += (t->npost + 1) / 2;
+	return 0;
+}
+
+/* Sort the term table for binary search. */
+static void
+sort_terms(struct terms *ts)
+{
+	struct sterm *st;
+
 	st = xreallocarray(NULL, RP_MAX(ts->n, (size_t)1), sizeof(*st));
 	for (size_t i = 0; i < ts->n; i++)
 		st[i] = (struct sterm){ ts->text.data + ts->t[i].off, ts->t[i] };
@@ -551,6 +616,28 @@ read_terms(struct terms *ts, vindex_term_fn fn, void *arg,
 	for (size_t i = 0; i < ts->n; i++)
 		ts->t[i] = st[i].t;
 	free(st);
+}
+
+/*
+ * Read every term from FN into TS, its postings into the stream POST
+ * (counted in *NPOST); then sort the terms.  0, -1 (ERR filled), or -2
+ * for a write error (errno).
+ */
+static int
+read_terms(struct terms *ts, vindex_term_fn fn, void *arg,
+    struct stream *post, uint64_t *npost, struct rp_err *err)
+{
+	struct vindex_term vt;
+	const char *term;
+	size_t n;
+	int rc = 0;
+
+	while (fn != NULL && (rc = fn(arg, &term, &n, &vt, err)) > 0)
+		if (add_term(ts, post, npost, term, n, &vt) != 0)
+			return -2;
+	if (rc < 0)
+		return -1;
+	sort_terms(ts);
 	return 0;
 }
 
@@ -563,12 +650,12 @@ terms_release(struct terms *ts)
 
 /*
  * Does PATH hold the vectors of a later version of the same store than
- * M?  Builders working from different versions of a store (a query that
+ * H?  Builders working from different versions of a store (a query that
  * began before a commit, another after) race to rename their files into
  * place; the later version should win.
  */
 static int
-newer(const char *path, const struct vindex_meta *m)
+newer(const char *path, const struct header *mine)
 {
 	struct header h;
 	int fd, rc;
@@ -576,47 +663,101 @@ newer(const char *path, const struct vindex_meta *m)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	rc = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    memcmp(h.magic, MAGIC, 8) == 0 && h.generation > m->generation &&
-	    strncmp(h.uuid, m->uuid, sizeof(h.uuid)) == 0;
+	    memcmp(h.magic, MAGIC, 8) == 0 &&
+	    h.generation > mine->generation &&
+	    strncmp(h.uuid, mine->uuid, sizeof(h.uuid)) == 0;
 	close(fd);
 	return rc;
 }
 
 /* The sections written as streams. */
 struct sections {
-	struct stream	 ids, docs, rows, codes, scales, post;
+	struct stream	 ids, docs, rows, codes, scales, lens, post;
 };
 
-/* Stream FN's rows into the sections of H.  0, or -1 (ERR filled). */
+static void
+sections_init(struct sections *sc, int fd, const struct header *h)
+{
+	memset(sc, 0, sizeof(*sc));
+	stream_init(&sc->ids, fd, h->ids_off);
+	stream_init(&sc->docs, fd, h->docs_off);
+	stream_init(&sc->rows, fd, h->rows_off);
+	if (h->quant == VINDEX_QUANT_INT8) {
+		stream_init(&sc->codes, fd, h->codes_off);
+		stream_init(&sc->scales, fd, h->scales_off);
+	}
+	stream_init(&sc->lens, fd, h->lens_off);
+	stream_init(&sc->post, fd, h->post_off);
+}
+
+static int
+sections_flush(struct sections *sc)
+{
+	return stream_flush(&sc->ids) != 0 || stream_flush(&sc->docs) != 0 ||
+	    stream_flush(&sc->rows) != 0 || stream_flush(&sc->codes) != 0 ||
+	    stream_flush(&sc->scales) != 0 || stream_flush(&sc->lens) != 0 ||
+	    stream_flush(&sc->post) != 0 ? -1 : 0;
+}
+
+static void
+sections_release(struct sections *sc)
+{
+	stream_release(&sc->ids);
+	stream_release(&sc->docs);
+	stream_release(&sc->rows);
+	stream_release(&sc->codes);
+	stream_release(&sc->scales);
+	stream_release(&sc->lens);
+	stream_release(&sc->post);
+}
+
+/* Append a row to the sections of H: its float row and, with int8, its
+ * codes from CODE and SCALE.  0, or -1 (errno). */
+static int
+put_row(const struct header *h, struct sections *sc, int64_t id,
+    int64_t doc, const float *row, uint32_t len, const int8_t *code,
+    float scale)
+{
+	if (stream_add(&sc->ids, &id, sizeof(id)) != 0 ||
+	    stream_add(&sc->docs, &doc, sizeof(doc)) != 0 ||
+	    stream_add(&sc->rows, row, 4 * h->dim) != 0 ||
+	    stream_add(&sc->lens, &len, sizeof(len)) != 0)
+		return -1;
+	if (h->quant != VINDEX_QUANT_INT8)
+		return 0;
+	if (stream_add(&sc->codes, code, VEC_Q8_STRIDE(h->dim)) != 0 ||
+	    stream_add(&sc->scales, &scale, sizeof(scale)) != 0)
+		return -1;
+	return 0;
+}
+
+/* Stream FN's rows into the sections of H.  0, -1 (ERR filled), or -2. */
 static int
 write_rows(const struct header *h, struct sections *sc, vindex_row_fn fn,
     void *arg, const char *path, struct rp_err *err)
 {
 	size_t i = 0, stride = VEC_Q8_STRIDE(h->dim), rowb = 4 * h->dim;
-	float *row, scale;
+	float *row, scale = 0;
 	int8_t *code;
 	int64_t id, doc;
+	uint32_t len;
 	int rc;
 
 	/* A row may be bigger than a stream's buffer: write it alone. */
 	row = xmalloc(rowb);
 	code = xmalloc(stride);
-	while ((rc = fn(arg, &id, &doc, row, err)) > 0) {
+	while ((rc = fn(arg, &id, &doc, row, &len, err)) > 0) {
 		if (i++ == h->count) {
 			rc = rp_err_set(err, RP_EXIT_IO, "%s: more vectors "
 			    "than counted", path);
 			break;
 		}
-		if (stream_add(&sc->ids, &id, sizeof(id)) != 0 ||
-		    stream_add(&sc->docs, &doc, sizeof(doc)) != 0 ||
-		    stream_add(&sc->rows, row, rowb) != 0)
-			goto ioerr;
-		if (h->quant != VINDEX_QUANT_INT8)
-			continue;
-		scale = vec_quantize(row, h->dim, code, stride);
-		if (stream_add(&sc->codes, code, stride) != 0 ||
-		    stream_add(&sc->scales, &scale, sizeof(scale)) != 0)
-			goto ioerr;
+		if (h->quant == VINDEX_QUANT_INT8)
+			scale = vec_quantize(row, h->dim, code, stride);
+		if (put_row(h, sc, id, doc, row, len, code, scale) != 0) {
+			rc = -2;	/* errno says why */
+			break;
+		}
 	}
 	if (rc == 0 && i != h->count)
 		rc = rp_err_set(err, RP_EXIT_IO, "%s: %zu vectors, %zu "
@@ -624,10 +765,6 @@ write_rows(const struct header *h, struct sections *sc, vindex_row_fn fn,
 	free(row);
 	free(code);
 	return rc;
-ioerr:
-	free(row);
-	free(code);
-	return -2;	/* errno says why */
 }
 
 /* A header for M, laid out as far as M says (the rows, not the terms). */
@@ -648,6 +785,61 @@ header_init(struct header *h, const struct vindex_meta *m)
 	layout(h);
 }
 
+/* Create the temporary file beside PATH: its descriptor, or -1. */
+static int
+create_tmp(const char *path, char **tmp, struct rp_err *err)
+{
+	int fd;
+
+	*tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rp_err_set(err, RP_EXIT_IO, "%s: %s", *tmp, strerror(errno));
+		free(*tmp);
+	}
+	return fd;
+}
+
+/*
+ * Finish the file TMP (open as FD) of H, whose rows and postings SC
+ * holds and whose terms TS, and put it in place as PATH unless a later
+ * generation is there.  RC is the outcome so far: 0, -1 (ERR filled) or
+ * -2 (errno).  Frees what it is given; returns 0 or -1.
+ */
+static int
+finish(const char *path, char *tmp, int fd, struct header *h,
+    struct sections *sc, struct terms *ts, int rc, struct rp_err *err)
+{
+	int e;
+
+	h->nterms = ts->n;
+	h->text_len = ts->text.len;
+	layout(h);
+	if (rc == 0 && (sections_flush(sc) != 0 ||
+	    write_all(fd, ts->t, ts->n * sizeof(*ts->t),
+	    (off_t)h->terms_off) != 0 || write_all(fd, ts->text.data,
+	    ts->text.len, (off_t)h->text_off) != 0 ||
+	    ftruncate(fd, (off_t)h->size) != 0 ||
+	    write_all(fd, h, sizeof(*h), 0) != 0 || fsync(fd) != 0))
+		rc = -2;
+	e = errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -2, e = errno;
+	/* A later version may have been put in place meanwhile: keep it. */
+	if (rc == 0 && !newer(path, h) && rename(tmp, path) != 0)
+		rc = -2, e = errno;
+	if (rc == -2)
+		rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(e));
+	unlink(tmp);	/* left only when not renamed */
+	sections_release(sc);
+	terms_release(ts);
+	free(tmp);
+	if (rc != 0)
+		return -1;
+	rp_sweep(path, ".tmp.");
+	return 0;
+}
+
 int
 vindex_write(const char *path, const struct vindex_meta *m,
     vindex_row_fn row_fn, void *row_arg, vindex_term_fn term_fn,
@@ -657,60 +849,360 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	struct terms ts = { 0 };
 	struct sections sc;
 	char *tmp;
-	int fd, rc, e;
+	int fd, rc;
 
 	header_init(&h, m);	/* the offsets up to the postings */
-	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(errno));
-		free(tmp);
+	if ((fd = create_tmp(path, &tmp, err)) < 0)
 		return -1;
-	}
-	memset(&sc, 0, sizeof(sc));
-	stream_init(&sc.ids, fd, h.ids_off);
-	stream_init(&sc.docs, fd, h.docs_off);
-	stream_init(&sc.rows, fd, h.rows_off);
-	if (h.quant == VINDEX_QUANT_INT8) {
-		stream_init(&sc.codes, fd, h.codes_off);
-		stream_init(&sc.scales, fd, h.scales_off);
-	}
-	stream_init(&sc.post, fd, h.post_off);
+	buf_init(&ts.text, SIZE_MAX);
+	sections_init(&sc, fd, &h);
 	rc = write_rows(&h, &sc, row_fn, row_arg, path, err);
 	/* The rows are all written: the postings may refer to them. */
 	if (rc == 0)
 		rc = read_terms(&ts, term_fn, term_arg, &sc.post, &h.npost,
 		    err);
-	h.nterms = ts.n;
-	h.text_len = ts.text.len;
-	layout(&h);
-	if (rc == 0 && (stream_flush(&sc.ids) != 0 ||
-	    stream_flush(&sc.docs) != 0 || stream_flush(&sc.rows) != 0 || stream_flush(&sc.codes) != 0 ||
-	    stream_flush(&sc.scales) != 0 || stream_flush(&sc.post) != 0 ||
-	    write_all(fd, ts.t, ts.n * sizeof(*ts.t), (off_t)h.terms_off) !=
-	    0 || write_all(fd, ts.text.data, ts.text.len, (off_t)h.text_off) !=
-	    0 || ftruncate(fd, (off_t)h.size) != 0 ||
-	    write_all(fd, &h, sizeof(h), 0) != 0 || fsync(fd) != 0))
-		rc = -2;
-	e = errno;
-	if (close(fd) != 0 && rc == 0)
-		rc = -2, e = errno;
-	/* A later version may have been put in place meanwhile: keep it. */
-	if (rc == 0 && !newer(path, m) && rename(tmp, path) != 0)
-		rc = -2, e = errno;
-	if (rc == -2)
-		rp_err_set(err, RP_EXIT_IO, "%s: %s", tmp, strerror(e));
-	unlink(tmp);	/* left only when not renamed */
-	stream_release(&sc.ids);
-	stream_release(&sc.docs);
-	stream_release(&sc.rows);
-	stream_release(&sc.codes);
-	stream_release(&sc.scales);
-	stream_release(&sc.post);
-	terms_release(&ts);
-	free(tmp);
-	if (rc != 0)
-		return -1;
-	rp_sweep(path, ".tmp.");
-	return 0;
+	return finish(path, tmp, fd, &h, &sc, &ts, rc, err);
+}
+
+/* Is DOC one of GONE[0..N) (sorted)? */
+static int
+is_gone(const int64_t *gone, size_t n, int64_t doc)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (gone[mid] < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && gone[lo] == doc;
+}
+
+/*
+ * An old row in an update: its new row (-1: gone), and its length, kept
+ * beside it so that weighing a posting again reads one place.
+ */
+struct remap {
+	int32_t		 row;
+	uint32_t	 len;
+};
+
+/* An update under way. */
+struct update {
+	const struct vindex *old;
+	const struct header *oh;	/* OLD's */
+	struct remap	*oldmap;	/* by old row */
+	uint32_t	*addmap;	/* each added row's new row */
+	uint32_t	*lens;		/* each new row's length */
+	size_t		 nadd, count;
+	const char	*path;
+};
+
+/*
+ * Merge the old rows that stay with FN's, by id, into the sections of H,
+ * filling the maps and lengths.  0, -1 (ERR filled), or -2 (errno).
+ */
+static int
+update_rows(struct update *u, const struct header *h, struct sections *sc,
+    vindex_row_fn fn, void *arg, struct rp_err *err)
+{
+	size_t on = (size_t)u->oh->count, dim = h->dim, i = 0, j = 0, r = 0;
+	size_t stride = VEC_Q8_STRIDE(dim);
+	const int64_t *ids = vindex_ids(u->old), *docs = vindex_docs(u->old);
+	const float *rows = vindex_rows(u->old), *scales = vindex_scales(u->old);
+	const int8_t *codes = vindex_codes(u->old);
+	const uint32_t *lens = vindex_lens(u->old);
+	float *row = xmalloc(4 * dim), scale = 0;
+	int8_t *code = xmalloc(stride);
+	int64_t id = 0, doc = 0, last = INT64_MIN;
+	uint32_t len = 0;
+	int have, rc = 0;
+
+	have = fn(arg, &id, &doc, row, &len, err);
+	for (;;) {
+		while (i < on && u->oldmap[i].row < 0)
+			i++;
+		if (have < 0) {
+			rc = -1;
+			break;
+		}
+		if (have == 0 && i == on)
+			break;
+		if (r == u->count || (have > 0 && (j == u->nadd ||
+		    id <= last || (i < on && id == ids[i])))) {
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: the rows to add "
+			    "do not fit the rows kept", u->path);
+			break;
+		}
+		if (have > 0 && (i == on || id < ids[i])) {
+			if (h->quant == VINDEX_QUANT_INT8)
+				scale = vec_quantize(row, dim, code, stride);
+			if (put_row(h, sc, id, doc, row, len, code,
+			    scale) != 0) {
+				rc = -2;
+				break;
+			}
+			u->lens[r] = len;
+			u->addmap[j++] = (uint32_t)r++;
+			last = id;
+			have = fn(arg, &id, &doc, row, &len, err);
+			continue;
+		}
+		if (put_row(h, sc, ids[i], docs[i], rows + i * dim, lens[i],
+		    codes != NULL ? codes + i * stride : NULL,
+		    scales != NULL ? scales[i] : 0) != 0) {
+			rc = -2;
+			break;
+		}
+		u->lens[r] = lens[i];
+		u->oldmap[i++].row = (int32_t)r++;
+	}
+	if (rc == 0 && (r != u->count || j != u->nadd))
+		rc = rp_err_set(err, RP_EXIT_IO, "%s: %zu rows, %zu counted",
+		    u->path, r, u->count);
+	free(row);
+	free(code);
+	return rc;
+}
+
+/* A term's postings as an update gathers them, their counts, lengths. */
+struct gather {
+	struct vindex_posting *p, *top;
+	float		*f;
+	uint32_t	*len;
+	size_t		 n, cap;
+};
+
+static void
+gather(struct gather *g, uint32_t row, float f, uint32_t len)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 1024;
+		g->p = xreallocarray(g->p, g->cap, sizeof(*g->p));
+		g->f = xreallocarray(g->f, g->cap, sizeof(*g->f));
+		g->len = xreallocarray(g->len, g->cap, sizeof(*g->len));
+	}
+	g->p[g->n] = (struct vindex_posting){ row, 0 };
+	g->f[g->n] = f;
+	g->len[g->n++] = len;
+}
+
+/* How many postings ahead merge_postings asks for its row's remap. */
+#define AHEAD	16
+
+/*
+ * Gather the postings of the old term OT (NULL: none) that stay and
+ * those of the added term AT (NULL: none), by new row.  0, or -1 when
+ * they name rows that are not there.
+ */
+static int
+merge_postings(const struct update *u, const struct term *ot,
+    const struct vindex_term *at_, struct gather *g)
+{
+	const struct vindex_posting *op = at(u->old, u->oh->post_off), *xp;
+	const float *xf = NULL;
+	uint64_t np = u->oh->npost, fa;
+	size_t x = 0, y = 0, xn = 0, yn = at_ != NULL ? at_->nall : 0;
+	uint32_t xr = 0, yr = 0, xl = 0;
+	uint64_t on = u->oh->count;
+
+	g->n = 0;
+	if (ot != NULL) {
+		fa = freq_at(ot);
+		if (ot->post > np || ot->npost > np - ot->post || fa > np ||
+		    (ot->npost + 1) / 2 > np - fa)
+			return -1;
+		xp = op + ot->post;
+		xf = (const float *)(op + fa);
+		xn = ot->npost;
+	} else
+		xp = NULL;
+	for (;;) {
+		/*
+		 * A long list reaches rows far apart: ask for the remaps
+		 * ahead, or each waits for memory (most of an update's time
+		 * at a million chunks).
+		 */
+		while (x < xn) {
+			if (x + AHEAD < xn && xp[x + AHEAD].row < on)
+				__builtin_prefetch(&u->oldmap[xp[x + AHEAD].row]);
+			if (xp[x].row >= on)
+				return -1;
+			if (u->oldmap[xp[x].row].row >= 0)
+				break;
+			x++;
+		}
+		if (x < xn) {
+			xr = (uint32_t)u->oldmap[xp[x].row].row;
+			xl = u->oldmap[xp[x].row].len;
+		}
+		if (y < yn) {
+			if (at_->all[y].row >= u->nadd)
+				return -1;
+			yr = u->addmap[at_->all[y].row];
+		}
+		if (x < xn && (y == yn || xr < yr)) {
+			gather(g, xr, xf[x], xl);
+			x++;
+		} else if (y < yn) {
+			gather(g, yr, at_->freq != NULL ? at_->freq[y] : 0,
+			    u->lens[yr]);
+			y++;
+		} else
+			return 0;
+	}
+}
+
+/*
+ * Merge the old term table with FN's terms into TS and the postings
+ * stream POST, every impact weighed again.  0, -1 (ERR filled), or -2.
+ */
+static int
+update_terms(struct update *u, struct header *h, struct terms *ts,
+    struct stream *post, vindex_term_fn fn, void *arg, struct rp_err *err)
+{
+	const struct term *ot = at(u->old, u->oh->terms_off);
+	const char *text = at(u->old, u->oh->text_off), *aterm = NULL;
+	size_t a = 0, no = (size_t)u->oh->nterms, an = 0;
+	size_t cap = bm25_cap_for((int64_t)u->count);
+	struct vindex_term vt, out;
+	struct gather g = { 0 };
+	struct buf prev;
+	double total = 0, avgdl;
+	int have, c, rc = 0, first = 1;
+
+	/* As the build does: exact, since the lengths are whole numbers. */
+	for (size_t r = 0; r < u->count; r++)
+		total += u->lens[r];
+	avgdl = u->count > 0 ? total / (double)u->count : 1;
+	buf_init(&prev, SIZE_MAX);
+	have = fn != NULL ? fn(arg, &aterm, &an, &vt, err) : 0;
+	for (;;) {
+		if (have < 0) {
+			rc = -1;
+			break;
+		}
+		if (have == 0 && a == no)
+			break;
+		if (a < no && (ot[a].off > u->oh->text_len ||
+		    ot[a].len > u->oh->text_len - ot[a].off)) {
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: a term out of "
+			    "its file", u->path);
+			break;
+		}
+		if (have > 0 && !first && cmp_bytes(prev.data, prev.len,
+		    aterm, an) >= 0) {
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: terms to add out "
+			    "of order", u->path);
+			break;
+		}
+		c = a == no ? 1 : have == 0 ? -1 : cmp_bytes(text + ot[a].off,
+		    ot[a].len, aterm, an);
+		if (merge_postings(u, c <= 0 ? &ot[a] : NULL, c >= 0 ? &vt :
+		    NULL, &g) != 0) {
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: postings of rows "
+			    "that are not there", u->path);
+			break;
+		}
+		for (size_t k = 0; k < g.n; k++)
+			g.p[k].impact = bm25_impact(g.f[k], (double)g.len[k],
+			    avgdl);
+		memset(&out, 0, sizeof(out));
+		out.df = (int64_t)g.n;
+		out.all = out.top = g.p;
+		out.freq = g.f;
+		out.nall = out.ntop = g.n;
+		if (g.n > cap) {
+			g.top = xreallocarray(g.top, g.n, sizeof(*g.top));
+			memcpy(g.top, g.p, g.n * sizeof(*g.top));
+			out.top = g.top;
+			out.ntop = bm25_cap(g.top, g.n, cap, &out.cutoff);
+		}
+		/* A term whose every row went is gone, as from a build. */
+		if (g.n > 0 && add_term(ts, post, &h->npost, c <= 0 ? text +
+		    ot[a].off : aterm, c <= 0 ? ot[a].len : an, &out) != 0) {
+			rc = -2;
+			break;
+		}
+		if (c <= 0)
+			a++;
+		if (c >= 0) {
+			buf_reset(&prev);
+			buf_add(&prev, aterm, an);
+			first = 0;
+			have = fn(arg, &aterm, &an, &vt, err);
+		}
+	}
+	buf_release(&prev);
+	free(g.p);
+	free(g.top);
+	free(g.f);
+	free(g.len);
+	if (rc == 0)
+		sort_terms(ts);
+	return rc;
+}
+
+int
+vindex_update(const char *path, const struct vindex *old,
+    const struct vindex_meta *meta, const int64_t *gone, size_t ngone,
+    size_t nadd, vindex_row_fn row_fn, void *row_arg, vindex_term_fn term_fn,
+    void *term_arg, struct rp_err *err)
+{
+	struct vindex_meta m = *meta;
+	struct update u;
+	struct header h;
+	struct terms ts = { 0 };
+	struct sections sc;
+	const int64_t *docs = vindex_docs(old);
+	const uint32_t *lens = vindex_lens(old);
+	size_t on = (size_t)old->h->count, kept = 0;
+	char *tmp;
+	int fd, rc;
+
+	memset(&u, 0, sizeof(u));
+	u.old = old;
+	u.oh = old->h;
+	u.path = path;
+	if (on > INT32_MAX || nadd > UINT32_MAX - on)
+		return 1;
+	u.oldmap = xreallocarray(NULL, RP_MAX(on, (size_t)1),
+	    sizeof(*u.oldmap));
+	for (size_t i = 0; i < on; i++) {
+		u.oldmap[i].row = is_gone(gone, ngone, docs[i]) ? -1 : 0;
+		u.oldmap[i].len = lens[i];
+		kept += u.oldmap[i].row == 0;
+	}
+	m.dim = old->h->dim;
+	m.count = kept + nadd;
+	m.nchunks = (int64_t)m.count;
+	if (vindex_resolve(&m) != (enum vindex_quant)old->h->quant) {
+		free(u.oldmap);
+		return 1;
+	}
+	u.count = m.count;
+	u.nadd = nadd;
+	u.addmap = xreallocarray(NULL, RP_MAX(nadd, (size_t)1),
+	    sizeof(*u.addmap));
+	u.lens = xreallocarray(NULL, RP_MAX(u.count, (size_t)1),
+	    sizeof(*u.lens));
+	header_init(&h, &m);
+	if ((fd = create_tmp(path, &tmp, err)) < 0) {
+		rc = -1;
+		goto out;
+	}
+	buf_init(&ts.text, SIZE_MAX);
+	sections_init(&sc, fd, &h);
+	rc = update_rows(&u, &h, &sc, row_fn, row_arg, err);
+	if (rc == 0)
+		rc = update_terms(&u, &h, &ts, &sc.post, term_fn, term_arg,
+		    err);
+	rc = finish(path, tmp, fd, &h, &sc, &ts, rc, err);
+out:
+	free(u.oldmap);
+	free(u.addmap);
+	free(u.lens);
+	return rc;
 }

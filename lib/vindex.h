@@ -18,15 +18,24 @@
  * Layout: a 4096-byte header; the chunk ids (int64); the id of each
  * chunk's document (int64, for filters); the rows (float32, DIM a row);
  * with int8, the codes (VEC_Q8_STRIDE(DIM) bytes a row) and the scales
- * (float32, one a row); the postings (8 bytes each, a term's together,
- * by row, then its highest apart, by row); then the terms (sorted, 48
- * bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
+ * (float32, one a row); each row's length in tokens (uint32); the
+ * postings (8 bytes each: a term's together, by row, then its highest
+ * apart, by row, then the weighted count of the term in each of its
+ * rows, a float each, which queries never read and an update needs);
+ * then the terms (sorted, 48 bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
  * aligned when they are large, and the file is written in aligned 2 MiB
  * pieces: the page cache then holds it in huge pages where the kernel
  * can (Linux 6.x on ext4, XFS, tmpfs), and a query maps it with a few
  * hundred page-table entries instead of one per 4 KiB.  Written to a
  * temporary file, synced, and renamed into place, so readers see a whole
  * file or none.
+ *
+ * A write to the store need not build the file again: vindex_update
+ * makes the next generation from the last one and what changed (the
+ * documents written since, their rows and terms), copying every other
+ * row and posting and weighing every posting again for the new average
+ * length.  The result is byte for byte the file vindex_write would
+ * write (tests/unit/t-vindex.c, tests/rag-index.bats).
  *
  * A struct vindex is one mapping, read-only; it may be shared by threads.
  */
@@ -72,6 +81,7 @@ struct vindex_posting {
 struct vindex_term {
 	int64_t		 df;
 	const struct vindex_posting *all;
+	const float	*freq;		/* the weighted count in each of ALL */
 	size_t		 nall;
 	const struct vindex_posting *top;
 	size_t		 ntop;
@@ -96,10 +106,19 @@ struct vindex_meta {
  */
 struct vindex	*vindex_open(const char *path, const struct vindex_meta *want,
 		    struct rp_err *err);
+/*
+ * The same, but of any generation up to WANT's: a file to update from
+ * (vindex_update).
+ */
+struct vindex	*vindex_open_base(const char *path,
+		    const struct vindex_meta *want, struct rp_err *err);
+uint64_t	 vindex_generation(const struct vindex *v);
 void		 vindex_close(struct vindex *v);	/* NULL is a no-op */
 const int64_t	*vindex_ids(const struct vindex *v);
 /* The document of each row's chunk (docs.id), as vindex_ids orders them. */
 const int64_t	*vindex_docs(const struct vindex *v);
+/* Each row's length in tokens (fts_docsize), as vindex_ids orders them. */
+const uint32_t	*vindex_lens(const struct vindex *v);
 const float	*vindex_rows(const struct vindex *v);
 size_t		 vindex_count(const struct vindex *v);
 size_t		 vindex_dim(const struct vindex *v);
@@ -139,16 +158,17 @@ int		 vindex_term(const struct vindex *v, const char *term,
 
 /*
  * Called by vindex_write to produce rows in order: fill *ID (the
- * chunk's), *DOC (its document's) and ROW (DIM floats) and return 1, or
- * 0 at the end, or -1 with ERR filled.
+ * chunk's), *DOC (its document's), ROW (DIM floats) and *LEN (its
+ * length in tokens) and return 1, or 0 at the end, or -1 with ERR
+ * filled.
  */
 typedef int	(*vindex_row_fn)(void *arg, int64_t *id, int64_t *doc,
-		    float *row, struct rp_err *err);
+		    float *row, uint32_t *len, struct rp_err *err);
 /*
  * Called by vindex_write for the terms, in any order, each once, after
  * every row: point *TERM at N bytes and fill T (TOP NULL or ALL when not
- * capped; all lent until the next call); return 1, or 0 at the end, or
- * -1 with ERR filled.
+ * capped; FREQ NULL for none; all lent until the next call); return 1,
+ * or 0 at the end, or -1 with ERR filled.
  */
 typedef int	(*vindex_term_fn)(void *arg, const char **term, size_t *n,
 		    struct vindex_term *t, struct rp_err *err);
@@ -162,6 +182,23 @@ typedef int	(*vindex_term_fn)(void *arg, const char **term, size_t *n,
 int		 vindex_write(const char *path, const struct vindex_meta *meta,
 		    vindex_row_fn row_fn, void *row_arg, vindex_term_fn term_fn,
 		    void *term_arg, struct rp_err *err);
+/*
+ * Write PATH as vindex_write would for the next generation of OLD's
+ * store (META: its generation; count and nchunks are worked out here):
+ * OLD's rows less those of the documents GONE[0..NGONE) (sorted), plus
+ * NADD rows from ROW_FN, ascending by id, and their terms from TERM_FN,
+ * ascending in byte order, each posting's row an index into those NADD
+ * rows, with its FREQ (df and impacts are worked out here).  Every
+ * impact is weighed again for the new average length.  A store keeps
+ * every chunk's vector, so the new count is also its chunks.  0; 1 when
+ * the representation would change (build it instead); -1 with ERR
+ * filled, leaving the old file.
+ */
+int		 vindex_update(const char *path, const struct vindex *old,
+		    const struct vindex_meta *meta, const int64_t *gone,
+		    size_t ngone, size_t nadd, vindex_row_fn row_fn,
+		    void *row_arg, vindex_term_fn term_fn, void *term_arg,
+		    struct rp_err *err);
 /* The representation META's setting gives for its count and dim. */
 enum vindex_quant vindex_resolve(const struct vindex_meta *meta);
 /* "auto", "none" or "int8"; and back (-1 for another name). */

@@ -165,7 +165,7 @@ refused_by_all() {
 	echo "a note" >ok.txt
 	one_doc_store
 	sqlite3 "$DB" 'PRAGMA user_version = 99' >/dev/null
-	refused_by_all "$DB" 65 "$DB: store schema version 99 is newer than this ragpipe supports (2)"
+	refused_by_all "$DB" 65 "$DB: store schema version 99 is newer than this ragpipe supports (3)"
 	assert_equal "$(sqlite3 "$DB" 'PRAGMA user_version')" 99
 }
 

@@ -192,7 +192,7 @@ ten_records() {
 	run -0 rag-embed -d "$DB" --provider openai <in
 	assert_equal "$(fake stats inputs)" 11
 	run -0 rag-index -d "$DB" a.jsonl
-	assert_equal "$(sqlite3 "$DB" 'PRAGMA user_version; SELECT count(*) FROM embed_cache')" "2
+	assert_equal "$(sqlite3 "$DB" 'PRAGMA user_version; SELECT count(*) FROM embed_cache')" "3
 10"
 }
 

@@ -11,7 +11,7 @@ load helpers
 	run -0 rag status -d "$DB" --json
 	assert_equal "$(jq -r .documents <<<"$output")" 5
 	assert_equal "$(jq -r .chunks <<<"$output")" "$(wc -l <chunks.jsonl | tr -d ' ')"
-	assert_equal "$(jq -r .schema_version <<<"$output")" 2
+	assert_equal "$(jq -r .schema_version <<<"$output")" 3
 	assert_equal "$(jq -r '.bytes > 1000' <<<"$output")" true
 }
 
@@ -273,4 +273,106 @@ load helpers
 	n=$(rag status -d "$DB" --json | jq .vectors)
 	run -65 --separate-stderr rag status --check -d "$DB"
 	assert_equal "$stderr" "rag: status: $DB: vector file int8 rows that differ from the store's vectors: 1 of $n ($DB-vec)"
+}
+
+# The vector file as a write left it must be the one a build gives:
+# save it, build it again from the whole store, compare the bytes.
+# Fails unless the write said it updated the file ($1: its --json).
+same_as_built() {
+	assert_equal "$(jq -r .vector_file <<<"$1")" updated
+	cp "$DB-vec" updated-vec
+	rm "$DB-vec"
+	run -0 --separate-stderr rag-index -d "$DB" --json </dev/null
+	assert_equal "$(jq -r .vector_file <<<"$output")" built
+	cmp updated-vec "$DB-vec"
+}
+
+# Records of a small document ($1: its path) of a few chunks.
+doc_records() {
+	printf '# %s\n\nThe pump in %s needs a new seal each spring; the lease says who pays.\n\n## Costs\n\nSeals, valves and the boiler service for %s.\n' "$1" "$1" "$1" >"$1"
+	rag-ingest "$1" | rag-embed --dimensions 64
+}
+
+@test "rag-index: a write updates the vector file from the last one; the update is a build, byte for byte" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 >emb.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json <emb.jsonl
+	assert_equal "$(jq -r .vector_file <<<"$output")" built
+	run -0 --separate-stderr rag-index -d "$DB" --json </dev/null
+	assert_equal "$(jq -r .vector_file <<<"$output")" fresh
+	# A new document.
+	doc_records a.md >a.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json a.jsonl
+	same_as_built "$output"
+	# A new version of an old one, and two new ones in one run.
+	rag-ingest "$FIXTURES/docs/lease.md" | sed 's/lease/tenancy/g' | rag-embed --dimensions 64 >lease.jsonl
+	doc_records b.md >b.jsonl
+	doc_records c.md >c.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json lease.jsonl b.jsonl c.jsonl
+	same_as_built "$output"
+	# Deletions only: the first document's chunks, then the last ones.
+	run -0 --separate-stderr rag-index -d "$DB" --json <<<'{"op":"delete","doc":"a.md"}'
+	same_as_built "$output"
+	run -0 --separate-stderr rag-index -d "$DB" --json <<<'{"op":"delete","doc":"c.md"}'
+	same_as_built "$output"
+	# The ids of the deleted last chunks are given out again.
+	doc_records d.md >d.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json d.jsonl
+	same_as_built "$output"
+	run -0 rag status --check -d "$DB" --json
+	assert_equal "$(jq -c '[.vectors_fresh, .problems]' <<<"$output")" '[true,[]]'
+	# Queries read the updated file.
+	run -0 rag-query -d "$DB" -k 1 --mode bm25 "seal spring d.md"
+	[[ $output == *'"doc":"d.md"'* ]]
+}
+
+@test "rag-index: with int8, an update quantises the new rows as a build does" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 | rag-index -d "$DB" --quant int8
+	doc_records a.md >a.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json a.jsonl
+	same_as_built "$output"
+	run -0 --separate-stderr rag-index -d "$DB" --json <<<'{"op":"delete","doc":"'"$FIXTURES"'/docs/lease.md"}'
+	same_as_built "$output"
+	assert_equal "$(rag status -d "$DB" --json | jq -r .quant)" int8
+}
+
+@test "rag-index: a query finds the vector file a write behind and updates it; a file older than the log is built" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 | rag-index -d "$DB"
+	cp "$DB-vec" old-vec
+	doc_records a.md | rag-index -d "$DB"
+	echo '{"op":"delete","doc":"'"$FIXTURES"'/docs/boiler.html"}' | rag-index -d "$DB"
+	cp "$DB-vec" want-vec
+	# Two writes behind: the read-only query updates it.
+	cp old-vec "$DB-vec"
+	run -0 rag-query -d "$DB" --mode vector -k 50 "boiler pressure service"
+	[[ $output != *boiler.html* ]]
+	cmp want-vec "$DB-vec"
+	# A store whose log starts after the file's generation: built.
+	cp old-vec "$DB-vec"
+	gen=$(sqlite3 "$DB" "SELECT value FROM meta WHERE key = 'vec_gen'")
+	sqlite3 "$DB" "UPDATE meta SET value = $gen WHERE key = 'vec_log_from'" >/dev/null
+	run -0 --separate-stderr rag-index -d "$DB" --json </dev/null
+	assert_equal "$(jq -r .vector_file <<<"$output")" built
+	cmp want-vec "$DB-vec"
+}
+
+@test "rag-index: a store from before the log is upgraded, and its next write updates the vector file" {
+	rag-ingest "$FIXTURES/docs" | rag-embed --dimensions 64 | rag-index -d "$DB"
+	sqlite3 "$DB" "DROP TABLE vec_log; DELETE FROM meta WHERE key = 'vec_log_from'; PRAGMA user_version = 2"
+	doc_records a.md >a.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json a.jsonl
+	assert_equal "$(sqlite3 "$DB" 'PRAGMA user_version')" 3
+	same_as_built "$output"
+}
+
+@test "rag-index: a write of more chunks than an update pays for builds the vector file" {
+	doc_records a.md | rag-index -d "$DB"
+	# Past a quarter of the rows and 1024 more, a build is cheaper.
+	for i in $(seq 1 1100); do
+		printf '{"doc":"many/%d.txt","text":"note %d about pumps"}\n' "$i" "$i"
+	done | rag-embed --dimensions 64 >many.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json many.jsonl
+	assert_equal "$(jq -r .vector_file <<<"$output")" built
+	doc_records b.md >b.jsonl
+	run -0 --separate-stderr rag-index -d "$DB" --json b.jsonl
+	same_as_built "$output"
 }

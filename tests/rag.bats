@@ -44,7 +44,7 @@ load helpers
 	run -0 rag status -d "$DB"
 	assert_equal "$(jq -r .documents <<<"$output")" 5
 	run -0 rag status -d "$DB" --json
-	assert_equal "$(jq -r '[.documents, .schema_version] | @tsv' <<<"$output")" "5	2"
+	assert_equal "$(jq -r '[.documents, .schema_version] | @tsv' <<<"$output")" "5	3"
 	for k in documents chunks bytes schema_version stored_bytes file_bytes last_indexed db; do
 		assert_equal "$(jq "has(\"$k\")" <<<"$output")" true
 	done

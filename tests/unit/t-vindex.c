@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "rp.h"
+#include "bm25.h"
 #include "vec.h"
 #include "vindex.h"
 #include "tap.h"
@@ -20,12 +21,13 @@ struct gen {
  * chunks a document) and values from I.
  */
 static int
-rows_fn(void *arg, int64_t *id, int64_t *doc, float *row,
+rows_fn(void *arg, int64_t *id, int64_t *doc, float *row, uint32_t *len,
     struct rp_err *err)
 {
 	struct gen *g = arg;
 
 	(void)err;
+	*len = (uint32_t)g->i % 5;
 	if (g->i == g->n)
 		return 0;
 	*id = 10 * (int64_t)g->i;
@@ -97,13 +99,14 @@ postings_ok(const struct vindex *v, size_t i)
 }
 
 static int
-failing_rows(void *arg, int64_t *id, int64_t *doc, float *row,
+failing_rows(void *arg, int64_t *id, int64_t *doc, float *row, uint32_t *len,
     struct rp_err *err)
 {
 	(void)arg;
 	(void)id;
 	(void)doc;
 	(void)row;
+	(void)len;
 	return rp_err_set(err, RP_EXIT_IO, "no more");
 }
 
@@ -115,6 +118,407 @@ write_file(const char *path, const struct vindex_meta *m)
 	struct rp_err err;
 
 	return vindex_write(path, m, rows_fn, &g, terms_fn, &t, &err);
+}
+
+/*
+ * Updates against builds.  A toy store: chunks with an id, a document,
+ * a vector, a length and a few (term, count) pairs.  Files of it are
+ * written as store.c writes them (each impact from the count, the
+ * chunk's length and the average length; past bm25_cap_for postings
+ * capped), and an update from one state to the next, given the
+ * documents that changed and their chunks as they are now, must give
+ * the next state's file byte for byte.
+ */
+#define UDIM	8
+#define NVOCAB	12
+
+static const char *const vocab[NVOCAB] = { "zeta", "a", "ab", "abc",
+    "b\xc3\xa9", "b", "common", "x", "xy", "pump", "lease", "q" };
+
+struct uchunk {
+	int64_t		 id, doc;
+	uint32_t	 len;
+	float		 v[UDIM];
+	int		 nt;
+	int		 term[4];
+	float		 f[4];
+};
+
+struct ustate {
+	struct uchunk	*c;	/* ascending by id */
+	size_t		 n;
+};
+
+static uint64_t useed;
+
+static uint32_t
+urand(uint32_t n)
+{
+	useed = useed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)((useed >> 33) % n);
+}
+
+/* A chunk of document DOC with id ID; COMMON puts "common" in it. */
+static struct uchunk
+uchunk(int64_t id, int64_t doc, int common)
+{
+	struct uchunk c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.doc = doc;
+	c.len = 1 + urand(60);
+	for (int j = 0; j < UDIM; j++)
+		c.v[j] = (float)urand(2001) / 1000.0f - 1;
+	if (common)
+		c.term[c.nt] = 6, c.f[c.nt++] = (float)(1 + urand(3));
+	for (int k = urand(4); k > 0 && c.nt < 4; k--) {
+		int w = (int)urand(NVOCAB), dup = 0;
+
+		for (int j = 0; j < c.nt; j++)
+			dup |= c.term[j] == w;
+		if (!dup)
+			c.term[c.nt] = w, c.f[c.nt++] = (float)(1 + urand(4));
+	}
+	return c;
+}
+
+struct urows {
+	const struct uchunk *c;
+	size_t		 n, i;
+};
+
+static int
+urows_fn(void *arg, int64_t *id, int64_t *doc, float *row, uint32_t *len,
+    struct rp_err *err)
+{
+	struct urows *r = arg;
+	const struct uchunk *c;
+
+	(void)err;
+	if (r->i == r->n)
+		return 0;
+	c = &r->c[r->i++];
+	*id = c->id;
+	*doc = c->doc;
+	*len = c->len;
+	memcpy(row, c->v, sizeof(c->v));
+	return 1;
+}
+
+/*
+ * The terms of chunks C[0..N), in byte order, their postings' rows
+ * indexes into C; weighed and capped as a build does when WEIGH.
+ */
+struct uterms {
+	const struct uchunk *c;
+	size_t		 n, k;
+	int		 order[NVOCAB];
+	int		 weigh;
+	double		 avgdl;
+	size_t		 cap;
+	struct vindex_posting *p, *top;
+	float		*f;
+};
+
+static int
+cmp_vocab(const void *a, const void *b)
+{
+	const char *x = vocab[*(const int *)a], *y = vocab[*(const int *)b];
+	size_t xn = strlen(x), yn = strlen(y);
+	int c = memcmp(x, y, xn < yn ? xn : yn);
+
+	return c != 0 ? c : (xn > yn) - (xn < yn);
+}
+
+static void
+uterms_init(struct uterms *t, const struct uchunk *c, size_t n, int weigh)
+{
+	double total = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->c = c;
+	t->n = n;
+	t->weigh = weigh;
+	for (int i = 0; i < NVOCAB; i++)
+		t->order[i] = i;
+	qsort(t->order, NVOCAB, sizeof(int), cmp_vocab);
+	for (size_t i = 0; i < n; i++)
+		total += c[i].len;
+	t->avgdl = n > 0 ? total / (double)n : 1;
+	t->cap = bm25_cap_for((int64_t)n);
+	t->p = xreallocarray(NULL, n + 1, sizeof(*t->p));
+	t->top = xreallocarray(NULL, n + 1, sizeof(*t->top));
+	t->f = xreallocarray(NULL, n + 1, sizeof(*t->f));
+}
+
+static void
+uterms_free(struct uterms *t)
+{
+	free(t->p);
+	free(t->top);
+	free(t->f);
+}
+
+static int
+uterms_fn(void *arg, const char **term, size_t *n, struct vindex_term *vt,
+    struct rp_err *err)
+{
+	struct uterms *t = arg;
+	size_t np;
+	int w;
+
+	(void)err;
+	while (t->k < NVOCAB) {
+		w = t->order[t->k++];
+		np = 0;
+		for (size_t i = 0; i < t->n; i++)
+			for (int j = 0; j < t->c[i].nt; j++) {
+				if (t->c[i].term[j] != w)
+					continue;
+				t->p[np] = (struct vindex_posting){
+				    (uint32_t)i, t->weigh ? bm25_impact(
+				    t->c[i].f[j], t->c[i].len, t->avgdl) : 0 };
+				t->f[np++] = t->c[i].f[j];
+			}
+		if (np == 0)
+			continue;
+		*term = vocab[w];
+		*n = strlen(vocab[w]);
+		memset(vt, 0, sizeof(*vt));
+		vt->df = (int64_t)np;
+		vt->all = vt->top = t->p;
+		vt->freq = t->f;
+		vt->nall = vt->ntop = np;
+		if (t->weigh && np > t->cap) {
+			memcpy(t->top, t->p, np * sizeof(*t->p));
+			vt->top = t->top;
+			vt->ntop = bm25_cap(t->top, np, t->cap, &vt->cutoff);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Write PATH from state S as a build would. */
+static int
+ubuild(const char *path, const struct vindex_meta *m, const struct ustate *s)
+{
+	struct vindex_meta w = *m;
+	struct urows r = { s->c, s->n, 0 };
+	struct uterms t;
+	struct rp_err err;
+	int rc;
+
+	w.count = s->n;
+	w.nchunks = (int64_t)s->n;
+	uterms_init(&t, s->c, s->n, 1);
+	rc = vindex_write(path, &w, urows_fn, &r, uterms_fn, &t, &err);
+	uterms_free(&t);
+	return rc;
+}
+
+static int
+cmp_chunk(const void *a, const void *b)
+{
+	const struct uchunk *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Are the files A and B the same bytes? */
+static int
+same_bytes(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int ca, cb, same = fa != NULL && fb != NULL;
+
+	while (same) {
+		ca = getc(fa);
+		cb = getc(fb);
+		same = ca == cb;
+		if (ca == EOF)
+			break;
+	}
+	if (fa != NULL)
+		fclose(fa);
+	if (fb != NULL)
+		fclose(fb);
+	return same;
+}
+
+/*
+ * One round: a state of NDOCS documents (COMMON in every chunk past
+ * the cap), built; then TOUCH of them (or ALL) written again or deleted
+ * and new ones added, with fresh ids that may fall between the kept
+ * ones; the update must be the next state's build.
+ */
+static int
+update_round(const char *dir, uint64_t seed, size_t ndocs, int common,
+    enum vindex_quant quant, int all)
+{
+	struct vindex_meta m = { .generation = 1, .uuid = "u", .model =
+	    "local:hash-v1-8", .dim = UDIM, .quant = quant };
+	struct ustate a = { 0 }, b = { 0 };
+	struct uchunk *add;
+	struct urows r;
+	struct uterms t;
+	struct vindex *old;
+	struct rp_err err;
+	int64_t *gone, *used, next = 1, ndoc = (int64_t)ndocs;
+	size_t ngone = 0, nadd = 0, nused = 0, cap;
+	char *pa = xasprintf("%s/a-vec", dir), *pb = xasprintf("%s/b-vec", dir);
+	int ok_ = 0, rc;
+
+	useed = seed;
+	cap = 8 * ndocs + 64;
+	a.c = xreallocarray(NULL, cap, sizeof(*a.c));
+	b.c = xreallocarray(NULL, 2 * cap, sizeof(*b.c));
+	add = xreallocarray(NULL, 2 * cap, sizeof(*add));
+	gone = xreallocarray(NULL, 2 * ndocs + 8, sizeof(*gone));
+	used = xreallocarray(NULL, 4 * cap, sizeof(*used));
+	for (int64_t d = 1; d <= ndoc; d++)
+		for (uint32_t k = urand(5); k > 0; k--) {
+			next += 1 + urand(3);	/* gaps, as deletes leave */
+			a.c[a.n++] = uchunk(next, d, common);
+		}
+	m.generation = 1;
+	if (ubuild(pa, &m, &a) != 0)
+		goto out;
+	/* The documents written: some of the old, a few new ones. */
+	for (int64_t d = 1; d <= ndoc + 3; d++)
+		if (all || d > ndoc || urand(4) == 0)
+			gone[ngone++] = d;
+	for (size_t i = 0; i < a.n; i++) {
+		if (bsearch(&a.c[i].doc, gone, ngone, sizeof(*gone),
+		    cmp_i64) == NULL)
+			b.c[b.n++] = a.c[i];
+		used[nused++] = a.c[i].id;
+	}
+	qsort(used, nused, sizeof(*used), cmp_i64);
+	for (size_t g = 0; g < ngone; g++)
+		for (uint32_t k = urand(3) == 0 ? 0 : 1 + urand(4); k > 0;
+		    k--) {
+			int64_t id;
+
+			/* A fresh id, between or past the old ones. */
+			do
+				id = 1 + (int64_t)urand((uint32_t)next + 40);
+			while (bsearch(&id, used, nused, sizeof(*used),
+			    cmp_i64) != NULL);
+			used[nused++] = id;
+			qsort(used, nused, sizeof(*used), cmp_i64);
+			add[nadd++] = uchunk(id, gone[g], common);
+		}
+	qsort(add, nadd, sizeof(*add), cmp_chunk);
+	for (size_t i = 0; i < nadd; i++)
+		b.c[b.n++] = add[i];
+	qsort(b.c, b.n, sizeof(*b.c), cmp_chunk);
+	m.generation = 2;
+	if (ubuild(pb, &m, &b) != 0)
+		goto out;
+	m.generation = 2;
+	if ((old = vindex_open_base(pa, &m, &err)) == NULL)
+		goto out;
+	r = (struct urows){ add, nadd, 0 };
+	uterms_init(&t, add, nadd, 0);
+	rc = vindex_update(pa, old, &m, gone, ngone, nadd, urows_fn, &r,
+	    uterms_fn, &t, &err);
+	uterms_free(&t);
+	vindex_close(old);
+	ok_ = rc == 0 && same_bytes(pa, pb);
+	if (!ok_)
+		printf("# seed %llu: update %d%s%s\n", (unsigned long long)seed,
+		    rc, rc != 0 ? ": " : "", rc != 0 ? err.msg : "");
+out:
+	unlink(pa);
+	unlink(pb);
+	free(pa);
+	free(pb);
+	free(a.c);
+	free(b.c);
+	free(add);
+	free(gone);
+	free(used);
+	return ok_;
+}
+
+/* An update refuses rows that do not fit, and leaves the old file. */
+static void
+update_refusals(const char *dir)
+{
+	struct vindex_meta m = { .generation = 1, .uuid = "u", .model =
+	    "local:hash-v1-8", .dim = UDIM, .quant = VINDEX_QUANT_NONE };
+	struct ustate a = { 0 };
+	struct uchunk add[2];
+	struct urows r;
+	struct uterms t;
+	struct vindex *old, *v;
+	struct rp_err err;
+	int64_t gone[1] = { 2 };
+	char *pa = xasprintf("%s/a-vec", dir);
+	int rc;
+
+	useed = 5;
+	a.c = xreallocarray(NULL, 4, sizeof(*a.c));
+	a.c[a.n++] = uchunk(10, 1, 0);
+	a.c[a.n++] = uchunk(20, 2, 0);
+	a.c[a.n++] = uchunk(30, 3, 0);
+	is_int(ubuild(pa, &m, &a), 0, "update: an old file");
+	m.generation = 2;
+	old = vindex_open_base(pa, &m, &err);
+	ok(old != NULL && vindex_generation(old) == 1, "an older "
+	    "generation opens as a base");
+	ok(vindex_open(pa, &m, &err) == NULL, "but is not fresh");
+	/* Chunk 30 is kept (document 3 did not change): not again. */
+	add[0] = uchunk(30, 2, 0);
+	r = (struct urows){ add, 1, 0 };
+	uterms_init(&t, add, 1, 0);
+	rc = old != NULL ? vindex_update(pa, old, &m, gone, 1, 1, urows_fn, &r,
+	    uterms_fn, &t, &err) : 0;
+	uterms_free(&t);
+	ok(rc < 0 && strstr(err.msg, "do not fit") != NULL,
+	    "an added row with a kept row's id is refused");
+	/* Fewer rows than said. */
+	add[0] = uchunk(25, 2, 0);
+	r = (struct urows){ add, 1, 0 };
+	uterms_init(&t, add, 1, 0);
+	rc = old != NULL ? vindex_update(pa, old, &m, gone, 1, 2, urows_fn, &r,
+	    uterms_fn, &t, &err) : 0;
+	uterms_free(&t);
+	ok(rc < 0, "fewer rows than counted are refused");
+	m.generation = 1;
+	ok((v = vindex_open(pa, &m, &err)) != NULL, "the old file stays");
+	vindex_close(v);
+	vindex_close(old);
+	unlink(pa);
+	free(pa);
+	free(a.c);
+}
+
+static void
+update_tests(const char *dir)
+{
+	int good = 1;
+
+	for (uint64_t seed = 1; seed <= 60; seed++)
+		good &= update_round(dir, seed, 1 + seed % 40, 0, seed % 3 == 0 ?
+		    VINDEX_QUANT_INT8 : VINDEX_QUANT_AUTO, 0);
+	ok(good, "updates of small stores are their builds, byte for byte "
+	    "(60 rounds, with and without int8)");
+	ok(update_round(dir, 77, 30, 0, VINDEX_QUANT_INT8, 1),
+	    "every document written again or deleted");
+	ok(update_round(dir, 78, 6000, 1, VINDEX_QUANT_INT8, 0),
+	    "a term past the cap: its highest postings chosen again");
+	update_refusals(dir);
 }
 
 int
@@ -130,6 +534,7 @@ main(void)
 	float row[1024];
 	struct vindex_term vt;
 	int64_t id, doc;
+	uint32_t len;
 	const float *first = NULL;
 	int same, fd;
 
@@ -148,12 +553,14 @@ main(void)
 	ok((uintptr_t)vindex_rows(v) % 64 == 0, "rows 64-byte aligned");
 	same = 1;
 	for (size_t i = 0; i < 50; i++) {
-		rows_fn(&g, &id, &doc, row, &err);
+		rows_fn(&g, &id, &doc, row, &len, &err);
 		same &= vindex_ids(v)[i] == id && vindex_docs(v)[i] == doc &&
 		    memcmp(vindex_rows(v) + i * 33, row, 33 *
 		    sizeof(float)) == 0;
 	}
 	ok(same, "ids, documents and rows as written");
+	ok(vindex_lens(v)[7] == 2 && vindex_lens(v)[49] == 4,
+	    "each row's length");
 	is_int(vindex_term_df(v, "ab", 2), 101, "df of a term");
 	is_int(vindex_term_df(v, "abc", 3), 102, "a term whose prefix is one");
 	is_int(vindex_term_df(v, "a", 1), 103, "a term that is a prefix");
@@ -210,7 +617,7 @@ main(void)
 	for (size_t i = 0; same && i < 50; i++) {
 		int8_t code[64];
 
-		rows_fn(&g, &id, &doc, row, &err);
+		rows_fn(&g, &id, &doc, row, &len, &err);
 		same = vec_quantize(row, 33, code, 64) == vindex_scales(v)[i] &&
 		    memcmp(code, vindex_codes(v) + i * 64, 64) == 0;
 	}
@@ -284,6 +691,7 @@ main(void)
 	is_str(vindex_quant_name(VINDEX_QUANT_INT8), "int8", "names");
 	is_int(vindex_quant_parse("none"), VINDEX_QUANT_NONE, "parse");
 	is_int(vindex_quant_parse("int4"), -1, "parse refuses others");
+	update_tests(dir);
 	rmdir(dir);
 	free(path);
 	return tap_done();
