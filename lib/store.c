@@ -163,7 +163,9 @@ static const char schema_v2[] =
  * Version 3: the documents each write changed, for updating the vector
  * file instead of building it again (update_file): a document's row
  * holds the generation (vec_gen) of the last transaction that wrote or
- * deleted it.  The log is whole from the generation vec_log_from on.
+ * deleted it.  The log is whole after the generation vec_log_from: a
+ * transaction that finds no vector file logs nothing and moves
+ * vec_log_from up to its own (store_begin, store_commit).
  */
 static const char schema_v3[] =
 	"CREATE TABLE IF NOT EXISTS vec_log(doc INTEGER PRIMARY KEY,"
@@ -182,6 +184,7 @@ struct store {
 	unsigned	 dict;		/* zstd dictionary for new chunks; 0 */
 	sqlite3_stmt	*stmt[NSTMT];
 	int		 vec_dirty;	/* vectors changed in this transaction */
+	int		 vec_log;	/* log the documents it writes */
 	int		 in_read;	/* store_read's read transaction */
 	int		 empty;		/* STORE_EMPTY_OK, and it is */
 	unsigned	 timeout_ms;	/* store_set_timeout */
@@ -802,9 +805,19 @@ store_read(struct store *s, struct rp_err *err)
 int
 store_begin(struct store *s, struct rp_err *err)
 {
+	char *path;
+
 	if (exec(s, "BEGIN IMMEDIATE", err) != 0)
 		return -1;
 	s->in_tx = 1;
+	/*
+	 * With no vector file to update, the next one is built: the log
+	 * need not say what this transaction writes, only that it starts
+	 * after it (store_commit).  A bulk load pays nothing for it.
+	 */
+	path = xasprintf("%s-vec", s->path);
+	s->vec_log = access(path, F_OK) == 0;
+	free(path);
 	return 0;
 }
 
@@ -816,6 +829,9 @@ store_commit(struct store *s, struct rp_err *err)
 		return -1;
 	}
 	if (meta_set_int(s, "last_indexed", (int64_t)time(NULL), err) != 0 ||
+	    (s->vec_dirty && !s->vec_log && exec(s, "UPDATE meta SET value = "
+	    "(SELECT value + 1 FROM meta WHERE key = 'vec_gen') "
+	    "WHERE key = 'vec_log_from'", err) != 0) ||
 	    (s->vec_dirty && exec(s, "UPDATE meta SET value = value + 1 "
 	    "WHERE key = 'vec_gen'", err) != 0) ||
 	    exec(s, "COMMIT", err) != 0) {
@@ -1260,7 +1276,7 @@ store_put_doc(struct store *s, const struct store_doc *d,
 		goto out;
 	if (!found)
 		id = sqlite3_last_insert_rowid(s->db);
-	if (log_doc(s, id, err) != 0)
+	if (s->vec_log && log_doc(s, id, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (put_chunk(s, id, d->title, d->dim, &chunks[i], err) != 0)
@@ -1308,7 +1324,7 @@ store_delete_doc(struct store *s, const char *path, struct rp_err *err)
 		return -1;
 	}
 	free(title);
-	if (log_doc(s, id, err) != 0 ||
+	if ((s->vec_log && log_doc(s, id, err) != 0) ||
 	    (st = stmt(s, DOC_DELETE, err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);

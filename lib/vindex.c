@@ -864,22 +864,6 @@ vindex_write(const char *path, const struct vindex_meta *m,
 	return finish(path, tmp, fd, &h, &sc, &ts, rc, err);
 }
 
-/* Is DOC one of GONE[0..N) (sorted)? */
-static int
-is_gone(const int64_t *gone, size_t n, int64_t doc)
-{
-	size_t lo = 0, hi = n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (gone[mid] < doc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && gone[lo] == doc;
-}
-
 /*
  * An old row in an update: its new row (-1: gone), and its length, kept
  * beside it so that weighing a posting again reads one place.
@@ -1171,7 +1155,7 @@ vindex_update(const char *path, const struct vindex *old,
 	u.oldmap = xreallocarray(NULL, RP_MAX(on, (size_t)1),
 	    sizeof(*u.oldmap));
 	for (size_t i = 0; i < on; i++) {
-		u.oldmap[i].row = is_gone(gone, ngone, docs[i]) ? -1 : 0;
+		u.oldmap[i].row = rp_find_id(gone, ngone, docs[i]) >= 0 ? -1 : 0;
 		u.oldmap[i].len = lens[i];
 		kept += u.oldmap[i].row == 0;
 	}

@@ -353,6 +353,16 @@ doc_records() {
 	run -0 --separate-stderr rag-index -d "$DB" --json </dev/null
 	assert_equal "$(jq -r .vector_file <<<"$output")" built
 	cmp want-vec "$DB-vec"
+	# A write with no vector file beside the store logs nothing, so
+	# the file of before, put back afterwards, cannot be updated: built.
+	cp "$DB-vec" mid-vec
+	rm "$DB-vec"
+	doc_records b.md | rag-index -d "$DB"
+	cp mid-vec "$DB-vec"
+	run -0 --separate-stderr rag-index -d "$DB" --json </dev/null
+	assert_equal "$(jq -r .vector_file <<<"$output")" built
+	run -0 rag-query -d "$DB" -k 1 --mode bm25 "seal spring b.md"
+	[[ $output == *'"doc":"b.md"'* ]]
 }
 
 @test "rag-index: a store from before the log is upgraded, and its next write updates the vector file" {
