@@ -1762,7 +1762,6 @@ struct term_reader {
 	size_t		 cap;		/* postings kept of a term */
 	int		 done;		/* terms is at its end (stepping again
 					   would start it over) */
-	const char	*table;		/* the full-text table read */
 	int		 temp;		/* the temporary tables were made */
 };
 
@@ -1833,7 +1832,6 @@ reader_open(struct store *s, struct term_reader *r, const char *table,
 
 	memset(r, 0, sizeof(*r));
 	r->s = s;
-	r->table = table;
 	r->ids = ids;
 	r->nids = n;
 	/* Chunk ids are mostly dense: a row a lookup, not a search. */
@@ -2263,9 +2261,11 @@ sync_file(struct store *s, const struct vindex_meta *want,
 			*how = STORE_SYNC_UPDATED;
 		return 0;
 	}
+	if (build_file(s, want, err) != 0)
+		return -1;
 	if (how != NULL)
 		*how = STORE_SYNC_BUILT;
-	return build_file(s, want, err);
+	return 0;
 }
 
 /* Read every vector into memory: the way when no file can be had. */
