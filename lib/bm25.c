@@ -113,18 +113,42 @@ select_top(struct vindex_posting *p, size_t n, size_t k)
 size_t
 bm25_cap(struct vindex_posting *p, size_t n, size_t cap, float *cutoff)
 {
+	struct vindex_posting *q;
+	size_t above = 0, ties, k = 0;
 	float low;
+	int sorted = 1;
 
 	*cutoff = 0;
 	if (n <= cap)
 		return n;
-	select_top(p, n, cap);
-	low = p[0].impact;
+	for (size_t i = 1; i < n && sorted; i++)
+		sorted = p[i - 1].row < p[i].row;
+	q = sorted ? xreallocarray(NULL, n, sizeof(*q)) : p;
+	if (sorted)
+		memcpy(q, p, n * sizeof(*q));
+	select_top(q, n, cap);
+	low = q[0].impact;
 	for (size_t i = 1; i < cap; i++)
-		low = RP_MIN(low, p[i].impact);
+		low = RP_MIN(low, q[i].impact);
 	*cutoff = low;
-	qsort(p, cap, sizeof(*p), by_row);
-	return cap;
+	if (!sorted) {
+		qsort(p, cap, sizeof(*p), by_row);
+		return cap;
+	}
+	free(q);
+	/*
+	 * In row order already (as the lists always are): keep those above
+	 * the cutoff and, of those at it, the first by row, which are the
+	 * ones the selection's order (ties by lower row) put in; no sort.
+	 */
+	for (size_t i = 0; i < n; i++)
+		above += p[i].impact > low;
+	ties = cap - RP_MIN(above, cap);
+	for (size_t i = 0; i < n; i++)
+		if (p[i].impact > low || (p[i].impact == low && ties > 0 &&
+		    ties-- > 0))
+			p[k++] = p[i];
+	return k;
 }
 
 /* A before B in the result: higher score, then lower row. */
