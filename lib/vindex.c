@@ -721,8 +721,10 @@ sections_release(struct sections *sc)
 	stream_release(&sc->post);
 }
 
-/* Append a row to the sections of H: its float row and, with int8, its
- * codes from CODE and SCALE.  0, or -1 (errno). */
+/*
+ * Append a row to the sections of H: its float row and, with int8, its
+ * codes from CODE and SCALE.  0, or -1 (errno).
+ */
 static int
 put_row(const struct header *h, struct sections *sc, int64_t id,
     int64_t doc, const float *row, uint32_t len, const int8_t *code,
