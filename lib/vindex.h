@@ -22,13 +22,13 @@
  * postings (8 bytes each: a term's together, by row, then its highest
  * apart, by row, then the weighted count of the term in each of its
  * rows, a float each, which queries never read and an update needs);
- * then the terms (sorted, 48 bytes each) and their text.  Sections start 64-byte aligned, and 2 MiB
- * aligned when they are large, and the file is written in aligned 2 MiB
- * pieces: the page cache then holds it in huge pages where the kernel
- * can (Linux 6.x on ext4, XFS, tmpfs), and a query maps it with a few
- * hundred page-table entries instead of one per 4 KiB.  Written to a
- * temporary file, synced, and renamed into place, so readers see a whole
- * file or none.
+ * then the terms (sorted, 48 bytes each) and their text.  Sections
+ * start 64-byte aligned, and 2 MiB aligned when they are large, and the
+ * file is written in aligned 2 MiB pieces: the page cache then holds it
+ * in huge pages where the kernel can (Linux 6.x on ext4, XFS, tmpfs), and
+ * a query maps it with a few hundred page-table entries instead of one
+ * per 4 KiB.  Written to a temporary file, synced, and renamed into
+ * place, so readers see a whole file or none.
  *
  * A write to the store need not build the file again: vindex_update
  * makes the next generation from the last one and what changed (the
