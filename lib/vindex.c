@@ -907,7 +907,8 @@ update_rows(struct update *u, const struct header *h, struct sections *sc,
 	size_t on = (size_t)u->oh->count, dim = h->dim, i = 0, j = 0, r = 0;
 	size_t stride = VEC_Q8_STRIDE(dim);
 	const int64_t *ids = vindex_ids(u->old), *docs = vindex_docs(u->old);
-	const float *rows = vindex_rows(u->old), *scales = vindex_scales(u->old);
+	const float *rows = vindex_rows(u->old);
+	const float *scales = vindex_scales(u->old);
 	const int8_t *codes = vindex_codes(u->old);
 	const uint32_t *lens = vindex_lens(u->old);
 	float *row = xmalloc(4 * dim), scale = 0;
@@ -1023,7 +1024,8 @@ merge_postings(const struct update *u, const struct term *ot,
 		 */
 		while (x < xn) {
 			if (x + AHEAD < xn && xp[x + AHEAD].row < on)
-				__builtin_prefetch(&u->oldmap[xp[x + AHEAD].row]);
+				__builtin_prefetch(
+				    &u->oldmap[xp[x + AHEAD].row]);
 			if (xp[x].row >= on)
 				return -1;
 			if (u->oldmap[xp[x].row].row >= 0)
@@ -1167,7 +1169,8 @@ vindex_update(const char *path, const struct vindex *old,
 	u.oldmap = xreallocarray(NULL, RP_MAX(on, (size_t)1),
 	    sizeof(*u.oldmap));
 	for (size_t i = 0; i < on; i++) {
-		u.oldmap[i].row = rp_find_id(gone, ngone, docs[i]) >= 0 ? -1 : 0;
+		u.oldmap[i].row = rp_find_id(gone, ngone, docs[i]) >= 0 ?
+		    -1 : 0;
 		u.oldmap[i].len = lens[i];
 		kept += u.oldmap[i].row == 0;
 	}
