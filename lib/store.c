@@ -185,6 +185,7 @@ struct store {
 	sqlite3_stmt	*stmt[NSTMT];
 	int		 vec_dirty;	/* vectors changed in this transaction */
 	int		 vec_log;	/* log the documents it writes */
+	int		 temp_lifts;	/* temp_writes lifts in force */
 	int		 in_read;	/* store_read's read transaction */
 	int		 empty;		/* STORE_EMPTY_OK, and it is */
 	unsigned	 timeout_ms;	/* store_set_timeout */
@@ -1801,15 +1802,25 @@ reader_row(const struct term_reader *r, int64_t id, size_t *from)
 
 /*
  * Lift query_only for the temporary schema (temp is not the store), or
- * put it back.
+ * put it back once every lifter has (update_file lifts it around the
+ * term reader's own).  ON and off in pairs; a failed lift counts none.
  */
 static int
 temp_writes(struct store *s, int on, struct rp_err *err)
 {
 	if (!(s->flags & STORE_READONLY))
 		return 0;
-	return exec(s, on ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1",
-	    err);
+	if (on && s->temp_lifts++ > 0)
+		return 0;
+	if (!on && --s->temp_lifts > 0)
+		return 0;
+	if (exec(s, on ? "PRAGMA query_only = 0" : "PRAGMA query_only = 1",
+	    err) != 0) {
+		if (on)
+			s->temp_lifts--;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -2231,8 +2242,6 @@ out:
 	if (terms)
 		reader_close(&t);
 	if (temp) {
-		/* reader_close may have put query_only back. */
-		temp_writes(s, 1, NULL);
 		sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rp_add", NULL,
 		    NULL, NULL);
 		temp_writes(s, 0, NULL);

@@ -1054,8 +1054,9 @@ merge_postings(const struct update *u, const struct term *ot,
 }
 
 /*
- * Merge the old term table with FN's terms into TS and the postings
- * stream POST, every impact weighed again.  0, -1 (ERR filled), or -2.
+ * Merge the old term table (sorted) with FN's terms (checked to ascend)
+ * into TS, in order, and the postings stream POST, every impact weighed
+ * again.  0, -1 (ERR filled), or -2.
  */
 static int
 update_terms(struct update *u, struct header *h, struct terms *ts,
@@ -1138,9 +1139,7 @@ update_terms(struct update *u, struct header *h, struct terms *ts,
 	free(g.top);
 	free(g.f);
 	free(g.len);
-	if (rc == 0)
-		sort_terms(ts);
-	return rc;
+	return rc;	/* the terms came in order: no sort */
 }
 
 int
