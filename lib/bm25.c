@@ -1,4 +1,5 @@
 /* bm25: BM25 sums over capped postings; the cap; FTS5's IDF. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,11 +242,17 @@ lookup_from(const struct vindex_posting *p, size_t n, size_t *at,
 	return lo < n && p[lo].row == row ? p[lo].impact : 0;
 }
 
-/* A merge of the lists' top postings by row, through a heap of heads. */
+/*
+ * A merge of the lists' top postings by row, through a heap of heads.
+ * The postings come from a file: a list that names a row past NROWS or
+ * does not ascend ends there, and the merge is then BAD.
+ */
 struct merge {
 	const struct bm25_list *l;
 	size_t		 nl;
 	const uint64_t	*keep;		/* the rows it yields; NULL: all */
+	size_t		 nrows;
+	int		 bad;
 	struct head	*q;
 	size_t		*at, nq;
 	uint64_t	 drop;		/* lists out of the merge */
@@ -253,17 +260,21 @@ struct merge {
 
 static void
 merge_start(struct merge *m, const struct bm25_list *l, size_t nl,
-    const uint64_t *keep)
+    const uint64_t *keep, size_t nrows)
 {
 	m->l = l;
 	m->nl = nl;
 	m->keep = keep;
+	m->nrows = nrows;
+	m->bad = 0;
 	m->q = xreallocarray(NULL, RP_MAX(nl, (size_t)1), sizeof(*m->q));
 	m->at = xcalloc(RP_MAX(nl, (size_t)1), sizeof(*m->at));
 	m->nq = 0;
 	m->drop = 0;
 	for (size_t i = 0; i < nl; i++)
-		if (l[i].ntop > 0)
+		if (l[i].ntop > 0 && l[i].top[0].row >= nrows)
+			m->bad = 1;
+		else if (l[i].ntop > 0)
 			m->q[m->nq++] = (struct head){ l[i].top[0].row,
 			    (uint32_t)i };
 	for (size_t i = m->nq; i-- > 0; )
@@ -297,10 +308,14 @@ merge_next(struct merge *m, uint32_t *row, double *low, uint64_t *seen,
 			*row = m->q[0].row;
 			*seen |= (uint64_t)1 << l;
 			imp[l] = m->l[l].top[m->at[l]++].impact;
-			if (m->at[l] < m->l[l].ntop)
+			if (m->at[l] < m->l[l].ntop &&
+			    m->l[l].top[m->at[l]].row > *row &&
+			    m->l[l].top[m->at[l]].row < m->nrows)
 				m->q[0].row = m->l[l].top[m->at[l]].row;
-			else
+			else {
+				m->bad |= m->at[l] < m->l[l].ntop;
 				m->q[0] = m->q[--m->nq];
+			}
 			sift(m->q, m->nq, 0);
 		}
 		if (*seen == 0)
@@ -392,9 +407,10 @@ split(struct merge *m, const size_t *order, const double *ub,
 /*
  * Every row of the set KEEP (NROWS rows) that a list holds, scored
  * exactly, into the heap H of *N (at most K) hits: a few rows looked up
- * in each list, or many read in a merge of the full postings.
+ * in each list, or many read in a merge of the full postings.  Returns
+ * -1 when that merge finds a list damaged (struct merge), else 0.
  */
-static void
+static int
 score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
     size_t nrows, struct bm25_hit *h, size_t *n, size_t k)
 {
@@ -421,39 +437,46 @@ score_kept(const struct bm25_list *l, size_t nl, const uint64_t *keep,
 				if (hit.score > 0)
 					offer(h, n, k, hit);
 			}
-		return;
+		return 0;
 	}
 	all = xreallocarray(NULL, nl, sizeof(*all));
 	for (size_t i = 0; i < nl; i++)
 		all[i] = (struct bm25_list){ l[i].all, l[i].nall, l[i].all,
 		    l[i].nall, 0, l[i].idf };
-	merge_start(&m, all, nl, keep);
+	merge_start(&m, all, nl, keep, nrows);
 	while (merge_next(&m, &hit.row, &hit.score, &seen, imp))
 		offer(h, n, k, hit);
 	merge_end(&m);
 	free(all);
+	return m.bad ? -1 : 0;
 }
 
 /*
  * The most each list can give a row, UB (its IDF times its highest
  * impact, which a capped list has among its top postings), and the
- * lists by it, least first, into ORDER.
+ * lists by it, least first, into ORDER.  Returns -1 when an impact is
+ * not a finite number at least 0 (a damaged file), else 0.
  */
-static void
+static int
 rank_lists(const struct bm25_list *l, size_t nl, double *ub, size_t *order)
 {
 	float most;
 	size_t j;
+	int bad = 0;
 
 	for (size_t i = 0; i < nl; i++) {
 		most = 0;
-		for (size_t x = 0; x < l[i].ntop; x++)
+		for (size_t x = 0; x < l[i].ntop; x++) {
+			bad |= !(l[i].top[x].impact >= 0 &&
+			    l[i].top[x].impact <= FLT_MAX);
 			most = RP_MAX(most, l[i].top[x].impact);
+		}
 		ub[i] = l[i].idf * most;
 		for (j = i; j > 0 && ub[order[j - 1]] > ub[i]; j--)
 			order[j] = order[j - 1];
 		order[j] = i;
 	}
+	return bad ? -1 : 0;
 }
 
 /*
@@ -467,7 +490,7 @@ rank_lists(const struct bm25_list *l, size_t nl, double *ub, size_t *order)
  * may hold few of them, and the bound then rarely settles the answer:
  * the set's rows are scored instead.
  */
-size_t
+long
 bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
     const uint64_t *keep, size_t nrows, struct bm25_hit *out, int *exact)
 {
@@ -489,9 +512,10 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 			unseen += cut[i] = lists[i].idf * lists[i].cutoff;
 		}
 	}
-	rank_lists(lists, nlists, ub, order);
+	if (rank_lists(lists, nlists, ub, order) != 0)
+		return -1;
 	h = xreallocarray(NULL, k, sizeof(*h));
-	merge_start(&m, lists, nlists, keep);
+	merge_start(&m, lists, nlists, keep, nrows);
 	while (merge_next(&m, &hit.row, &low, &seen, imp)) {
 		miss = gone;
 		for (uint64_t b = capped & ~seen & ~m.drop; b != 0; b &= b - 1)
@@ -509,13 +533,18 @@ bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	}
 	merge_end(&m);
 	/* A row no list read scores at most the sum of the cutoffs. */
-	if (unseen > 0 && (n < k || h[0].score <= unseen)) {
+	if (!m.bad && unseen > 0 && (n < k || h[0].score <= unseen)) {
 		*exact = keep != NULL;
-		if (keep != NULL)
-			score_kept(lists, nlists, keep, nrows, h, &n, k);
+		if (keep != NULL && score_kept(lists, nlists, keep, nrows, h,
+		    &n, k) != 0)
+			m.bad = 1;
+	}
+	if (m.bad) {
+		free(h);
+		return -1;
 	}
 	qsort(h, n, sizeof(*h), cmp_hits);
 	memcpy(out, h, n * sizeof(*out));
 	free(h);
-	return n;
+	return (long)n;
 }

@@ -1526,6 +1526,19 @@ tok_cb(void *arg, int tflags, const char *t, int n, int start, int end)
 }
 
 /*
+ * The vector file's term table or postings are damaged: a query cannot
+ * trust its answer.  The file is derived data; removed, it is built
+ * again by the next query or rag-index.
+ */
+static int
+vec_damaged(struct store *s, struct rp_err *err)
+{
+	return rp_err_set(err, RP_EXIT_DATA, "%s-vec: damaged (its word "
+	    "statistics or postings); remove it, and it is built again",
+	    s->path);
+}
+
+/*
  * The full-text leg over the vector file's postings (bm25.h): each
  * word's tokens, each token's postings and IDF, summed.  With a GLOB,
  * only the chunks of the documents that match are scored.  The number
@@ -1541,9 +1554,10 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 	struct bm25_hit *h;
 	const int64_t *ids = vindex_ids(s->vi);
 	const uint64_t *keep = NULL;
-	size_t nl = 0, got, nrows = vindex_count(s->vi), nkeep;
+	size_t nl = 0, nrows = vindex_count(s->vi), nkeep;
 	double nchunks = (double)vindex_nchunks(s->vi);
-	int exact;
+	long got;
+	int exact, rc;
 
 	if (tokenizer(s, err) != 0)
 		return -1;
@@ -1557,8 +1571,12 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 		    (int)strlen(terms[i]), tok_cb);
 		for (size_t j = 0, from = 0; j < tk.n && nl < RP_NELEM(l);
 		    from = tk.end[j++]) {
-			if (!vindex_term(s->vi, tk.b.data + from, tk.end[j] -
-			    from, &vt) || vt.nall == 0)
+			if ((rc = vindex_term(s->vi, tk.b.data + from,
+			    tk.end[j] - from, &vt)) < 0) {
+				buf_release(&tk.b);
+				return vec_damaged(s, err);
+			}
+			if (rc == 0 || vt.nall == 0)
 				continue;
 			l[nl++] = (struct bm25_list){ vt.top, vt.ntop, vt.all,
 			    vt.nall, vt.cutoff, bm25_idf(nchunks,
@@ -1567,15 +1585,19 @@ bm25_postings(struct store *s, char *const *terms, size_t nterms,
 	}
 	buf_release(&tk.b);
 	h = xreallocarray(NULL, RP_MAX(k, (size_t)1), sizeof(*h));
-	got = bm25_topk(l, nl, k, keep, nrows, h, &exact);
-	*hits = xreallocarray(NULL, RP_MAX(got, (size_t)1), sizeof(**hits));
-	for (size_t i = 0; i < got; i++) {
+	if ((got = bm25_topk(l, nl, k, keep, nrows, h, &exact)) < 0) {
+		free(h);
+		return vec_damaged(s, err);
+	}
+	*hits = xreallocarray(NULL, RP_MAX((size_t)got, (size_t)1),
+	    sizeof(**hits));
+	for (long i = 0; i < got; i++) {
 		(*hits)[i].id = ids[h[i].row];
 		(*hits)[i].score = h[i].score;
 	}
 	s->bm25_exact = exact;
 	free(h);
-	return (long)got;
+	return got;
 }
 
 long
@@ -2395,8 +2417,8 @@ store_term_df(struct store *s, const char *term, size_t n, int64_t *df,
 	if (s->vi != NULL) {
 		if (total != NULL)
 			*total = vindex_nchunks(s->vi);
-		if (df != NULL)
-			*df = vindex_term_df(s->vi, term, n);
+		if (df != NULL && (*df = vindex_term_df(s->vi, term, n)) < 0)
+			return vec_damaged(s, err);
 		return 0;
 	}
 	if (total != NULL && pragma_int(s, "SELECT count(*) FROM chunks",

@@ -359,21 +359,27 @@ freq_at(const struct term *t)
 	return t->top != t->post ? t->top + t->ntop : t->post + t->npost;
 }
 
-/* The entry of TERM[0..N), or NULL. */
+/*
+ * The entry of TERM[0..N), or NULL: absent, or, with *BAD set, an entry
+ * the search met names text outside the file's (a damaged file).
+ */
 static const struct term *
-find_term(const struct vindex *v, const char *term, size_t n)
+find_term(const struct vindex *v, const char *term, size_t n, int *bad)
 {
 	const struct term *t = at(v, v->h->terms_off);
 	const char *text = at(v, v->h->text_off);
 	size_t lo = 0, hi = (size_t)v->h->nterms, mid;
 	int c;
 
+	*bad = 0;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		/* The header was checked, the entries were not: stay inside. */
 		if (t[mid].off > v->h->text_len ||
-		    t[mid].len > v->h->text_len - t[mid].off)
+		    t[mid].len > v->h->text_len - t[mid].off) {
+			*bad = 1;
 			return NULL;
+		}
 		c = cmp_bytes(text + t[mid].off, t[mid].len, term, n);
 		if (c == 0)
 			return &t[mid];
@@ -388,28 +394,30 @@ find_term(const struct vindex *v, const char *term, size_t n)
 int64_t
 vindex_term_df(const struct vindex *v, const char *term, size_t n)
 {
-	const struct term *t = find_term(v, term, n);
+	int bad;
+	const struct term *t = find_term(v, term, n, &bad);
 
-	return t != NULL ? t->df : 0;
+	return bad ? -1 : t != NULL ? (int64_t)t->df : 0;
 }
 
 int
 vindex_term(const struct vindex *v, const char *term, size_t n,
     struct vindex_term *out)
 {
-	const struct term *t = find_term(v, term, n);
+	int bad;
+	const struct term *t = find_term(v, term, n, &bad);
 	const struct vindex_posting *p = at(v, v->h->post_off);
 	uint64_t np = v->h->npost, f;
 
 	memset(out, 0, sizeof(*out));
 	if (t == NULL)
-		return 0;
-	out->df = t->df;
+		return bad ? -1 : 0;
 	/* The entries were not checked: stay inside the postings. */
 	if (t->post > np || t->npost > np - t->post || t->top > np ||
 	    t->ntop > np - t->top || (f = freq_at(t)) > np ||
-	    (t->npost + 1) / 2 > np - f)
-		return 1;
+	    (t->npost + 1) / 2 > np - f || t->ntop > t->npost)
+		return -1;
+	out->df = t->df;
 	out->all = p + t->post;
 	out->freq = (const float *)(p + f);
 	out->nall = t->npost;

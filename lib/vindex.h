@@ -145,13 +145,16 @@ const float	*vindex_row(struct vindex *v, size_t i);
 /*
  * In how many chunks TERM[0..N) occurs (0 when in none), found by
  * binary search in the mapped term table: no I/O beyond the pages it
- * touches.
+ * touches.  -1 when an entry the search meets is damaged.
  */
 int64_t		 vindex_term_df(const struct vindex *v, const char *term,
 		    size_t n);
 /*
  * Fill T for TERM[0..N) and return 1, or return 0 (T zeroed) when the
- * table lacks it.  The postings are lent for the life of V.
+ * table lacks it, or -1 (T zeroed) when an entry it meets names text or
+ * postings outside the file's (a damaged file; the postings themselves
+ * are checked where they are read: bm25_topk).  The postings are lent
+ * for the life of V.
  */
 int		 vindex_term(const struct vindex *v, const char *term,
 		    size_t n, struct vindex_term *t);

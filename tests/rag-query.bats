@@ -242,6 +242,30 @@ vector_store() {
 	assert_equal "$(jq -r .vectors_fresh <<<"$output")" true
 }
 
+@test "rag-query: a vector file damaged inside is refused (65) and named; removed, it is built again" {
+	vector_store
+	q="boiler pressure service"
+	want=$(rag-query -d "$DB" -k 5 "$q" | jq -c '[.doc, .chunk]')
+	want_v=$(rag-query -d "$DB" -k 5 --mode vector "$q" | jq -c '[.doc, .chunk]')
+	# Its header stays whole and fresh; its postings (offset and count
+	# at bytes 288 and 296) name rows past the last, as a bad disk might.
+	read -r off n < <(od -An -t u8 -j 288 -N 16 "$DB-vec")
+	head -c $((8 * n)) /dev/zero | tr '\0' '\377' |
+	    dd of="$DB-vec" seek="$off" oflag=seek_bytes conv=notrunc status=none
+	for m in bm25 hybrid; do
+		run -65 --separate-stderr rag-query -d "$DB" -k 5 --mode $m "$q"
+		assert_equal "$output" ""
+		assert_equal "$stderr" "rag-query: $DB-vec: damaged (its word statistics or postings); remove it, and it is built again"
+	done
+	# The vectors themselves are sound, and a vector query reads no postings.
+	assert_equal "$(rag-query -d "$DB" -k 5 --mode vector "$q" | jq -c '[.doc, .chunk]')" "$want_v"
+	run -65 --separate-stderr rag status -d "$DB" --check
+	[[ $stderr == *"vector file terms whose statistics or postings differ"* ]]
+	rm "$DB-vec"
+	assert_equal "$(rag-query -d "$DB" -k 5 "$q" | jq -c '[.doc, .chunk]')" "$want"
+	run -0 rag status -d "$DB" --check
+}
+
 @test "rag-query: text for people on a terminal, records on a pipe; --format chooses" {
 	cp -r "$FIXTURES/docs" docs
 	rag-ingest docs | rag-index -d "$DB"

@@ -5,9 +5,13 @@
  * to the lower row), the cap, K and a set of rows to keep.  Promised:
  * the hits are the K best of the rows some list's top postings hold,
  * scores bit for bit; when bm25_topk says exact, or a set is kept, the K
- * best of every row.
+ * best of every row.  The last bytes may damage a posting, as a bad disk
+ * would the vector file's (a row past the last, out of order, an impact
+ * not a number): then it refuses the lists or answers with no row past
+ * the last, and reads nothing outside them.
  */
 #include "fuzz.h"
+#include <math.h>
 #include <string.h>
 
 #include "rp.h"
@@ -85,6 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cap = fuzz_byte(&data, &size) % 33, n, nw;
 	unsigned share = fuzz_byte(&data, &size) % 8;
 	int exact, kept = share != 0;
+	unsigned harm;
+	long rc;
 
 	for (size_t r = 0; r < ROWS; r++)
 		if (kept && fuzz_byte(&data, &size) % share == 0)
@@ -114,7 +120,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t j = 0; j < l[i].ntop; j++)
 			intop[top[i][j].row] = 1;
 	}
-	n = bm25_topk(l, nl, k, kept ? keep : NULL, ROWS, got, &exact);
+	harm = fuzz_byte(&data, &size) % 8;
+	if (harm >= 1 && harm <= 4 && l[harm % nl].nall > 0) {
+		struct bm25_list *d = &l[harm % nl];
+		struct vindex_posting *p = harm <= 2 && d->ntop > 0 ?
+		    (struct vindex_posting *)d->top : (struct vindex_posting *)
+		    d->all;
+		size_t np = p == d->top ? d->ntop : d->nall;
+		size_t at = fuzz_byte(&data, &size) % np;
+
+		if (harm % 2)
+			p[at].row = ROWS + fuzz_byte(&data, &size) * 65793u;
+		else if (np > 1)
+			p[at].row = p[(at + 1) % np].row;
+		else
+			p[at].impact = harm == 2 ? NAN : -1;
+	}
+	rc = bm25_topk(l, nl, k, kept ? keep : NULL, ROWS, got, &exact);
+	if (harm >= 1 && harm <= 4) {
+		for (long i = 0; i < rc; i++)
+			FUZZ_CHECK(got[i].row < ROWS);
+		return 0;
+	}
+	FUZZ_CHECK(rc >= 0);
+	n = (size_t)rc;
 	FUZZ_CHECK(n <= k);
 	if (kept || exact) {
 		FUZZ_CHECK(exact);

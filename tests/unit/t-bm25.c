@@ -266,6 +266,53 @@ rounds(size_t cap, uint32_t share, int *said, int *right, int *wrong_exact)
 	rounds_of(3000, 600, cap, share, said, right, wrong_exact);
 }
 
+/*
+ * Postings from a damaged file: those it reads are checked, and a row
+ * past the last, a list out of order or an impact that is not a number
+ * makes it refuse the lists (-1); those it need not read, it does not.
+ */
+static void
+damaged(void)
+{
+	struct vindex_posting q[3] = { { 2, 4.0f }, { 7, 3.0f }, { 8, 2.0f } };
+	struct vindex_posting top[1] = { { 2, 4.0f } };
+	struct vindex_posting all[4] = { { 2, 4.0f }, { 5, 1.0f },
+	    { 6, 0.5f }, { 12, 0.5f } };
+	struct bm25_list l[1];
+	struct bm25_hit a[10];
+	uint64_t keep = 0x3e4;		/* rows 2, 5, 6, 7, 8, 9 */
+	long n;
+	int exact;
+
+	l[0] = (struct bm25_list){ q, 3, q, 3, 0, 1 };
+	is_int(bm25_topk(l, 1, 10, NULL, 10, a, &exact), 3, "sound lists");
+	is_int(bm25_topk(l, 1, 10, NULL, 8, a, &exact), -1,
+	    "damaged: a row past the last");
+	is_int(bm25_topk(l, 1, 10, &keep, 8, a, &exact), -1,
+	    "damaged: a row past the last, with a set of rows");
+	q[1].row = 9;
+	is_int(bm25_topk(l, 1, 10, NULL, 10, a, &exact), -1,
+	    "damaged: postings out of order");
+	q[1].row = 2;
+	is_int(bm25_topk(l, 1, 10, NULL, 10, a, &exact), -1,
+	    "damaged: a row twice");
+	q[1].row = 7;
+	q[1].impact = NAN;
+	is_int(bm25_topk(l, 1, 10, NULL, 10, a, &exact), -1,
+	    "damaged: an impact not a number");
+	q[1].impact = -1;
+	is_int(bm25_topk(l, 1, 10, NULL, 10, a, &exact), -1,
+	    "damaged: a negative impact");
+	/* A capped list: its full postings are read for a set of rows. */
+	l[0] = (struct bm25_list){ top, 1, all, 4, 0.5f, 1 };
+	is_int(bm25_topk(l, 1, 10, &keep, 10, a, &exact), -1,
+	    "damaged: a row past the last in the full postings, read for "
+	    "a set of rows");
+	n = bm25_topk(l, 1, 10, NULL, 10, a, &exact);
+	ok(n == 1 && a[0].row == 2 && !exact, "the full postings only "
+	    "looked up: not read, not checked");
+}
+
 int
 main(void)
 {
@@ -354,5 +401,6 @@ main(void)
 		ok(n == 2 && a[0].row == 7 && a[1].row == 8 && exact,
 		    "a set of rows: only its rows, best first");
 	}
+	damaged();
 	return tap_done();
 }

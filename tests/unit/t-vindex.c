@@ -505,6 +505,36 @@ update_refusals(const char *dir)
 }
 
 /*
+ * Build at PA for M a file of 40 chunks (with COMMON, every other one
+ * has a word in common) and change 24 random bytes past its header, as
+ * a bad disk might.  0, or -1 when it could not.
+ */
+static int
+damage_file(const char *pa, const struct vindex_meta *m, struct ustate *a,
+    int common)
+{
+	struct stat sb;
+	int fd, rc = 0;
+
+	a->n = 0;
+	for (int64_t i = 0; i < 40; i++)
+		a->c[a->n++] = uchunk(10 * (i + 1), 1 + i / 5,
+		    common && i % 2);
+	if (ubuild(pa, m, a) != 0 || stat(pa, &sb) != 0 ||
+	    (fd = open(pa, O_WRONLY)) < 0)
+		return -1;
+	for (int k = 0; k < 24 && rc == 0; k++) {
+		unsigned char b = (unsigned char)urand(256);
+		off_t off = 4096 + (off_t)urand((uint32_t)(sb.st_size - 4096));
+
+		if (pwrite(fd, &b, 1, off) != 1)
+			rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
  * An update from a damaged file (bytes past the header changed, as by a
  * bad disk) may fail or carry the damage on, but reads nothing outside
  * the file (the ASan build runs this too).  Returns the rounds that got
@@ -521,30 +551,16 @@ update_damaged(const char *dir, int rounds)
 	struct uterms t;
 	struct vindex *old;
 	struct rp_err err;
-	struct stat sb;
 	int64_t gone[2] = { 2, 5 };
 	char *pa = xasprintf("%s/d-vec", dir);
-	int done = 0, fd;
+	int done = 0;
 
 	a.c = xreallocarray(NULL, 64, sizeof(*a.c));
 	for (int round = 0; round < rounds; round++) {
 		useed = 1000 + (uint64_t)round;
-		a.n = 0;
-		for (int64_t i = 0; i < 40; i++)
-			a.c[a.n++] = uchunk(10 * (i + 1), 1 + i / 5, 0);
 		m.generation = 1;
-		if (ubuild(pa, &m, &a) != 0 || stat(pa, &sb) != 0 ||
-		    (fd = open(pa, O_WRONLY)) < 0)
+		if (damage_file(pa, &m, &a, 0) != 0)
 			break;
-		for (int k = 0; k < 24; k++) {
-			unsigned char b = (unsigned char)urand(256);
-			off_t off = 4096 + (off_t)urand((uint32_t)(sb.st_size -
-			    4096));
-
-			if (pwrite(fd, &b, 1, off) != 1)
-				break;
-		}
-		close(fd);
 		m.generation = 2;
 		if ((old = vindex_open_base(pa, &m, &err)) == NULL)
 			break;
@@ -557,6 +573,62 @@ update_damaged(const char *dir, int rounds)
 		uterms_free(&t);
 		vindex_close(old);
 		done++;
+	}
+	unlink(pa);
+	free(pa);
+	free(a.c);
+	return done;
+}
+
+/*
+ * A query of a damaged file, fresh by its header: each word of the
+ * vocabulary looked up, its postings summed (bm25_topk) with a set of
+ * rows and without.  The lookups and sums may refuse the file (-1) or
+ * carry the damage on, but read nothing outside it and name no row past
+ * the last (the ASan build runs this too).  Returns the rounds in which
+ * every answer was either: all of them.
+ */
+static int
+query_damaged(const char *dir, int rounds)
+{
+	struct vindex_meta m = { .generation = 1, .uuid = "u", .model =
+	    "local:hash-v1-8", .dim = UDIM, .quant = VINDEX_QUANT_INT8 };
+	struct ustate a = { 0 };
+	struct bm25_list l[NVOCAB];
+	struct bm25_hit h[10];
+	struct vindex_term vt;
+	struct vindex *v;
+	struct rp_err err;
+	uint64_t keep[1] = { 0x5555555555555555u };
+	char *pa = xasprintf("%s/q-vec", dir);
+	int done = 0, sound, exact;
+	size_t nl, rows;
+	long n;
+
+	a.c = xreallocarray(NULL, 64, sizeof(*a.c));
+	for (int round = 0; round < rounds; round++) {
+		useed = 2000 + (uint64_t)round;
+		if (damage_file(pa, &m, &a, 1) != 0 ||
+		    (v = vindex_open(pa, &m, &err)) == NULL)
+			break;
+		rows = vindex_count(v);
+		sound = 1;
+		nl = 0;
+		for (int w = 0; w < NVOCAB; w++) {
+			(void)vindex_term_df(v, vocab[w], strlen(vocab[w]));
+			if (vindex_term(v, vocab[w], strlen(vocab[w]),
+			    &vt) == 1 && vt.nall > 0)
+				l[nl++] = (struct bm25_list){ vt.top, vt.ntop,
+				    vt.all, vt.nall, vt.cutoff, 1 };
+		}
+		for (int kept = 0; kept < 2; kept++) {
+			n = bm25_topk(l, nl, 10, kept ? keep : NULL, rows, h,
+			    &exact);
+			for (long i = 0; i < n; i++)
+				sound &= h[i].row < rows;
+		}
+		vindex_close(v);
+		done += sound;
 	}
 	unlink(pa);
 	free(pa);
@@ -581,6 +653,9 @@ update_tests(const char *dir)
 	update_refusals(dir);
 	is_int(update_damaged(dir, 40), 40, "updates from damaged files "
 	    "read nothing outside them (40 rounds)");
+	is_int(query_damaged(dir, 60), 60, "queries of damaged files read "
+	    "nothing outside them and name no row past the last (60 "
+	    "rounds)");
 }
 
 int
