@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "analyze.h"
 #include "bm25.h"
+#include "embed.h"
 #include "sha256.h"
 #include "vec.h"
 #include "vindex.h"
@@ -601,6 +602,18 @@ create(const char *path, unsigned flags, struct rp_err *err)
 	return rc;
 }
 
+/* The store's model and dimensions read, for their damage (meta_dim). */
+static int
+check_dims(struct store *s, struct rp_err *err)
+{
+	struct store_embed e;
+
+	if (store_embed_get(s, &e, err) < 0)
+		return -1;
+	store_embed_release(&e);
+	return 0;
+}
+
 /*
  * Before SQLite starts: no page cache allocated in bulk.  Each
  * connection would otherwise set up 20 pages' worth (170 KiB) on its
@@ -697,6 +710,9 @@ store_open(const char *path, unsigned flags, struct rp_err *err)
 		    "8", err) != 0))
 			goto fail;
 	} else {
+		/* Damage a write would trip over is refused untouched. */
+		if (version > 0 && check_dims(s, err) != 0)
+			goto fail;
 		/* page_size must come before WAL (interfaces.md 4.2). */
 		if ((version == 0 && exec(s, "PRAGMA page_size = 8192",
 		    err) != 0) ||
@@ -1032,6 +1048,29 @@ put_chunk(struct store *s, int64_t doc, const char *title, size_t dim,
 	    err);
 }
 
+/*
+ * A number of dimensions as the meta table keeps it under KEY: 1 to
+ * EMBED_MAX_DIM, or 0 too when ZERO, into *DIM; a store whose value is
+ * anything else is damaged, and not read on into huge allocations.
+ */
+static int
+meta_dim(struct store *s, const char *key, const char *v, int zero,
+    size_t *dim, struct rp_err *err)
+{
+	unsigned long d;
+	char *end;
+
+	errno = 0;
+	d = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || *v < '0' || *v > '9' ||
+	    d > EMBED_MAX_DIM || (d == 0 && !zero))
+		return rp_err_set(err, RP_EXIT_DATA, "%s: damaged: its %s is "
+		    "'%s', not a number of dimensions from %d to %d",
+		    s->path, key, v, zero ? 0 : 1, EMBED_MAX_DIM);
+	*dim = (size_t)d;
+	return 0;
+}
+
 int
 store_model(struct store *s, char **model, size_t *dim, struct rp_err *err)
 {
@@ -1051,7 +1090,12 @@ store_model(struct store *s, char **model, size_t *dim, struct rp_err *err)
 		*model = NULL;
 		return 0;
 	}
-	*dim = (size_t)strtoul(d, NULL, 10);
+	if (meta_dim(s, "embed_dim", d, 0, dim, err) != 0) {
+		free(*model);
+		free(d);
+		*model = NULL;
+		return -1;
+	}
 	free(d);
 	return 1;
 }
@@ -1075,7 +1119,12 @@ store_embed_get(struct store *s, struct store_embed *e, struct rp_err *err)
 		e->doc_prefix = xstrdup("");
 	if (e->query_prefix == NULL)
 		e->query_prefix = xstrdup("");
-	e->dimensions = d != NULL ? (size_t)strtoul(d, NULL, 10) : 0;
+	if (d != NULL && meta_dim(s, "embed_dimensions", d, 1,
+	    &e->dimensions, err) != 0) {
+		free(d);
+		store_embed_release(e);
+		return -1;
+	}
 	free(d);
 	return 1;
 }

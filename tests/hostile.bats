@@ -169,6 +169,28 @@ refused_by_all() {
 	assert_equal "$(sqlite3 "$DB" 'PRAGMA user_version')" 99
 }
 
+@test "hostile: a store whose dimensions are nonsense is refused (65) where they are read, and left as it was" {
+	rec notes/a.md "The lease ends in May." | rag-embed | rag-index -d "$DB"
+	dim=$(sqlite3 "$DB" "SELECT value FROM meta WHERE key = 'embed_dim'")
+	for v in -5 0 abc 2000000000 " 12"; do
+		sqlite3 "$DB" "UPDATE meta SET value = '$v' WHERE key = 'embed_dim'"
+		sum=$(sha256sum <"$DB")
+		for p in "rag-query -d $DB lease" "rag status -d $DB" \
+		    "rag status --check -d $DB" "rag-index -d $DB"; do
+			# shellcheck disable=SC2086
+			run -65 --separate-stderr $p <<<'{"doc":"b","text":"new"}'
+			assert_equal "$stderr" "${p%% *}: $DB: damaged: its embed_dim is '$v', not a number of dimensions from 1 to 65536"
+			assert_equal "$output" ""
+		done
+		assert_equal "$(sha256sum <"$DB")" "$sum"
+	done
+	sqlite3 "$DB" "UPDATE meta SET value = '$dim' WHERE key = 'embed_dim'"
+	run -0 rag-query -d "$DB" lease
+	sqlite3 "$DB" "UPDATE meta SET value = '-1' WHERE key = 'embed_dimensions'"
+	run -65 --separate-stderr rag-query -d "$DB" lease
+	assert_equal "$stderr" "rag-query: $DB: damaged: its embed_dimensions is '-1', not a number of dimensions from 0 to 65536"
+}
+
 # --- Files that fight back -----------------------------------------------
 
 # Make $T reachable to other users.
