@@ -1161,7 +1161,7 @@ vindex_update(const char *path, const struct vindex *old,
 	struct header h;
 	struct terms ts = { 0 };
 	struct sections sc;
-	const int64_t *docs = vindex_docs(old);
+	const int64_t *ids = vindex_ids(old), *docs = vindex_docs(old);
 	const uint32_t *lens = vindex_lens(old);
 	size_t on = (size_t)old->h->count, kept = 0;
 	char *tmp;
@@ -1176,6 +1176,12 @@ vindex_update(const char *path, const struct vindex *old,
 	u.oldmap = xreallocarray(NULL, RP_MAX(on, (size_t)1),
 	    sizeof(*u.oldmap));
 	for (size_t i = 0; i < on; i++) {
+		/* Rows are in chunk order: out of it, the file is damaged. */
+		if (i > 0 && ids[i] <= ids[i - 1]) {
+			free(u.oldmap);
+			return rp_err_set(err, RP_EXIT_DATA, "%s: damaged: "
+			    "chunk ids out of order", path);
+		}
 		u.oldmap[i].row = rp_find_id(gone, ngone, docs[i]) >= 0 ?
 		    -1 : 0;
 		u.oldmap[i].len = lens[i];

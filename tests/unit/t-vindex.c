@@ -495,6 +495,24 @@ update_refusals(const char *dir)
 	    uterms_fn, &t, &err) : 0;
 	uterms_free(&t);
 	ok(rc < 0, "fewer rows than counted are refused");
+	/* A damaged old file: its second chunk id (at 4096 + 8) below the
+	 * first.  The mapping sees the write. */
+	add[0] = uchunk(25, 2, 0);
+	r = (struct urows){ add, 1, 0 };
+	uterms_init(&t, add, 1, 0);
+	{
+		int64_t five = 5;
+		int fd = open(pa, O_WRONLY);
+
+		rc = fd >= 0 && pwrite(fd, &five, 8, 4096 + 8) == 8 &&
+		    old != NULL ? vindex_update(pa, old, &m, gone, 1, 1,
+		    urows_fn, &r, uterms_fn, &t, &err) : 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	uterms_free(&t);
+	ok(rc < 0 && strstr(err.msg, "damaged: chunk ids out of order") !=
+	    NULL, "an old file with its chunk ids out of order is refused");
 	m.generation = 1;
 	ok((v = vindex_open(pa, &m, &err)) != NULL, "the old file stays");
 	vindex_close(v);
