@@ -89,10 +89,10 @@ size_t	bm25_cap(struct vindex_posting *p, size_t n, size_t cap,
  * the answer, each of its rows is looked up (few rows) or the full
  * postings are read (many), in time in proportion to the smaller.
  *
- * The postings come from a file and are checked as they are read: a
- * row read that is not below NROWS, a list that does not ascend, or a
- * top impact that is not a finite number at least 0, and it returns -1
- * (a damaged file).  Postings it need not read are not checked.
+ * The postings come from a file and are checked as they are read: it
+ * returns -1 (a damaged file) on a row not below NROWS, a list that does
+ * not ascend, or a top impact that is not a finite number at least 0.
+ * Postings it need not read are not checked.
  */
 long	bm25_topk(const struct bm25_list *lists, size_t nlists, size_t k,
 	    const uint64_t *keep, size_t nrows, struct bm25_hit *out,

@@ -495,8 +495,10 @@ update_refusals(const char *dir)
 	    uterms_fn, &t, &err) : 0;
 	uterms_free(&t);
 	ok(rc < 0, "fewer rows than counted are refused");
-	/* A damaged old file: its second chunk id (at 4096 + 8) below the
-	 * first.  The mapping sees the write. */
+	/*
+	 * A damaged old file: its second chunk id (at 4096 + 8) below the
+	 * first.  The mapping sees the write.
+	 */
 	add[0] = uchunk(25, 2, 0);
 	r = (struct urows){ add, 1, 0 };
 	uterms_init(&t, add, 1, 0);
