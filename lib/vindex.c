@@ -1099,6 +1099,13 @@ update_terms(struct update *u, struct header *h, struct terms *ts,
 			    "its file", u->path);
 			break;
 		}
+		/* A table out of order would be carried on, unsearchable. */
+		if (a > 0 && a < no && cmp_bytes(text + ot[a - 1].off,
+		    ot[a - 1].len, text + ot[a].off, ot[a].len) >= 0) {
+			rc = rp_err_set(err, RP_EXIT_IO, "%s: damaged: terms "
+			    "out of order", u->path);
+			break;
+		}
 		if (have > 0 && !first && cmp_bytes(prev.data, prev.len,
 		    aterm, an) >= 0) {
 			rc = rp_err_set(err, RP_EXIT_IO, "%s: terms to add out "
@@ -1179,7 +1186,7 @@ vindex_update(const char *path, const struct vindex *old,
 		/* Rows are in chunk order: out of it, the file is damaged. */
 		if (i > 0 && ids[i] <= ids[i - 1]) {
 			free(u.oldmap);
-			return rp_err_set(err, RP_EXIT_DATA, "%s: damaged: "
+			return rp_err_set(err, RP_EXIT_IO, "%s: damaged: "
 			    "chunk ids out of order", path);
 		}
 		u.oldmap[i].row = rp_find_id(gone, ngone, docs[i]) >= 0 ?

@@ -196,8 +196,8 @@ int		 vindex_write(const char *path, const struct vindex_meta *meta,
  * every chunk's vector, so the new count is also its chunks.  0; 1 when
  * the representation would change (build it instead); -1 with ERR
  * filled, leaving the old file, also when OLD is found damaged (its
- * chunk ids out of order, say: what the update reads of it is checked,
- * the rows it copies are not).
+ * chunk ids or terms out of order, say: what the update reads of it is
+ * checked, the rows it copies are not).
  */
 int		 vindex_update(const char *path, const struct vindex *old,
 		    const struct vindex_meta *meta, const int64_t *gone,

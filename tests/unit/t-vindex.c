@@ -525,6 +525,58 @@ update_refusals(const char *dir)
 }
 
 /*
+ * An update from a file whose term table is out of order (its first
+ * term's text made to sort last) is refused: carried on, the table
+ * could not be searched.  Offsets from the header: terms at byte 248,
+ * their count at 256, their text at 264; a term's text offset first.
+ */
+static void
+update_unsorted_terms(const char *dir)
+{
+	struct vindex_meta m = { .generation = 1, .uuid = "u", .model =
+	    "local:hash-v1-8", .dim = UDIM, .quant = VINDEX_QUANT_NONE };
+	struct ustate a = { 0 };
+	struct uchunk add[1];
+	struct urows r;
+	struct uterms t;
+	struct vindex *old = NULL;
+	struct rp_err err;
+	uint64_t hv[3], toff;
+	int64_t gone[1] = { 2 };
+	char *pa = xasprintf("%s/t-vec", dir);
+	unsigned char ff = 0xff;
+	int fd, rc = 0;
+
+	useed = 9;
+	a.c = xreallocarray(NULL, 3, sizeof(*a.c));
+	for (int64_t i = 0; i < 3; i++)
+		a.c[a.n++] = uchunk(10 * (i + 1), i + 1, 1);
+	is_int(ubuild(pa, &m, &a), 0, "update: a file to damage");
+	fd = open(pa, O_RDWR);
+	ok(fd >= 0 && pread(fd, hv, sizeof(hv), 248) == sizeof(hv) &&
+	    hv[1] >= 2 && pread(fd, &toff, 8, (off_t)hv[0]) == 8 &&
+	    pwrite(fd, &ff, 1, (off_t)(hv[2] + toff)) == 1,
+	    "its first term's text made to sort after the second's");
+	if (fd >= 0)
+		close(fd);
+	m.generation = 2;
+	add[0] = uchunk(25, 2, 1);
+	r = (struct urows){ add, 1, 0 };
+	uterms_init(&t, add, 1, 0);
+	if ((old = vindex_open_base(pa, &m, &err)) != NULL)
+		rc = vindex_update(pa, old, &m, gone, 1, 1, urows_fn, &r,
+		    uterms_fn, &t, &err);
+	uterms_free(&t);
+	ok(old != NULL && rc < 0 && strstr(err.msg, "damaged: terms out of "
+	    "order") != NULL, "an old file with its terms out of order is "
+	    "refused");
+	vindex_close(old);
+	unlink(pa);
+	free(pa);
+	free(a.c);
+}
+
+/*
  * Build at PA for M a file of 40 chunks (with COMMON, every other one
  * has a word in common) and change 24 random bytes past its header, as
  * a bad disk might.  0, or -1 when it could not.
@@ -671,6 +723,7 @@ update_tests(const char *dir)
 	ok(update_round(dir, 78, 6000, 1, VINDEX_QUANT_INT8, 0),
 	    "a term past the cap: its highest postings chosen again");
 	update_refusals(dir);
+	update_unsorted_terms(dir);
 	is_int(update_damaged(dir, 40), 40, "updates from damaged files "
 	    "read nothing outside them (40 rounds)");
 	is_int(query_damaged(dir, 60), 60, "queries of damaged files read "
